@@ -1,0 +1,151 @@
+package tars
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+)
+
+// conn is one TCP connection carrying many requests at once. Requests are
+// written under a lock; one reader goroutine routes replies by request id.
+// When the connection breaks, every pending request fails with UNAVAILABLE
+// and the client dials a new one on the next call.
+type conn struct {
+	nc      net.Conn
+	version int
+	log     *slog.Logger
+
+	wmu sync.Mutex // serialises writes
+
+	mu      sync.Mutex
+	pending map[int32]chan []byte
+	err     error         // set once, when the connection breaks
+	done    chan struct{} // closed when err is set
+}
+
+func dial(ctx context.Context, addr string, timeout time.Duration, version int, log *slog.Logger) (*conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, generic.AsError(ctx.Err())
+		}
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars backend is unreachable", Err: err}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	c := &conn{nc: nc, version: version, log: log, pending: map[int32]chan []byte{}, done: make(chan struct{})}
+	go c.readLoop()
+	return c, nil
+}
+
+func (c *conn) broken() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail marks the connection broken, closes it and wakes every waiter.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	close(c.done)
+	c.mu.Unlock()
+	_ = c.nc.Close()
+}
+
+func (c *conn) readLoop() {
+	r := bufio.NewReaderSize(c.nc, 32<<10)
+	var lenBuf [4]byte
+	for {
+		frame, err := readFrame(r, lenBuf[:])
+		if err != nil {
+			c.log.Debug("tars connection closed", "remote", c.nc.RemoteAddr().String(), "err", err)
+			c.fail(err)
+			return
+		}
+		id, err := frameID(frame, c.version)
+		if err != nil {
+			c.log.Warn("tars reply without request id", "remote", c.nc.RemoteAddr().String(), "err", err)
+			continue
+		}
+		c.mu.Lock()
+		ch := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- frame // buffered: never blocks
+		}
+	}
+}
+
+// roundTrip sends one request frame and waits for its reply, ctx's
+// deadline, or the connection breaking.
+func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, error) {
+	ch := make(chan []byte, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection is broken", Err: c.err}
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	c.wmu.Lock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.nc.SetWriteDeadline(dl)
+	} else {
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
+	_, err := c.nc.Write(frame)
+	c.wmu.Unlock()
+	if err != nil {
+		// A partial write leaves the stream unusable.
+		c.fail(err)
+		c.forget(id)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
+			return nil, generic.AsError(ctx.Err())
+		}
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "sending to tars backend failed", Err: err}
+	}
+
+	select {
+	case reply := <-ch:
+		return reply, nil
+	case <-ctx.Done():
+		c.forget(id)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "tars call timed out", Err: ctx.Err()}
+		}
+		return nil, generic.AsError(ctx.Err())
+	case <-c.done:
+		select {
+		case reply := <-ch:
+			return reply, nil
+		default:
+		}
+		c.forget(id)
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection broke during the call", Err: c.err}
+	}
+}
+
+func (c *conn) forget(id int32) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
