@@ -5,9 +5,18 @@
 package zookeeper
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/registry"
@@ -27,62 +36,414 @@ type Options struct {
 	// /rpcbridge.
 	Root string
 	// SessionTimeout is the ZooKeeper session timeout: how long after a
-	// process dies its instances disappear. Default 10s.
+	// process dies its instances disappear (the server clamps it to its
+	// own bounds, by default 4s..40s). Default 10s.
 	SessionTimeout time.Duration
 	// Logger receives connection and watch events. Nil discards.
 	Logger *slog.Logger
 }
 
-// Registry is a connection to ZooKeeper used for discovery and
-// registration. New returns at once; the connection is made (and remade)
-// in the background. Safe for concurrent use.
+// Registry is one ZooKeeper session used for discovery and registration.
+// New returns at once; the connection is made (and remade after outages
+// and session expiry) in the background. Safe for concurrent use.
 type Registry struct {
-	// TODO
+	root string
+	log  *slog.Logger
+	conn *zk.Conn
+	acl  []zk.ACL
+
+	mu         sync.Mutex
+	registered map[string][]byte // node path -> data, re-created after session expiry
+	sessionCh  chan struct{}     // closed and replaced whenever a session is (re)established
+	closed     bool
+
+	kick      chan struct{} // asks the keeper to check the registered nodes
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // New connects to ZooKeeper in the background and returns at once, even
-// when no server is reachable.
+// when no server is reachable: watchers and registrations then wait (and
+// Connected reports false) until a session is established.
 func New(opts Options) (*Registry, error) {
-	return nil, generic.Errorf(generic.CodeUnimplemented, "todo")
+	if len(opts.Servers) == 0 {
+		return nil, generic.Errorf(generic.CodeInvalidArgument, "zookeeper: servers: want at least one host:port, got none")
+	}
+	for i, s := range opts.Servers {
+		if s == "" || strings.ContainsAny(s, " /") {
+			return nil, generic.Errorf(generic.CodeInvalidArgument, "zookeeper: servers[%d]: want host:port, got %q", i, s)
+		}
+	}
+	root := opts.Root
+	if root == "" {
+		root = DefaultRoot
+	}
+	if !strings.HasPrefix(root, "/") || (len(root) > 1 && strings.HasSuffix(root, "/")) || strings.Contains(root, "//") {
+		return nil, generic.Errorf(generic.CodeInvalidArgument, "zookeeper: root: want an absolute path like /rpcbridge, got %q", opts.Root)
+	}
+	if root == "/" {
+		root = ""
+	}
+	timeout := opts.SessionTimeout
+	if timeout <= 0 {
+		timeout = DefaultSessionTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{
+		root:       root,
+		log:        log,
+		acl:        zk.WorldACL(zk.PermAll),
+		registered: make(map[string][]byte),
+		sessionCh:  make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+	conn, events, err := zk.Connect(opts.Servers, timeout,
+		zk.WithLogger(zkLogger{log}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(r.onEvent))
+	if err != nil {
+		return nil, generic.Errorf(generic.CodeInvalidArgument, "zookeeper: servers %v: %w", opts.Servers, err)
+	}
+	r.conn = conn
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		// The event channel is not needed (the callback sees every event)
+		// but is drained so that nothing queues up behind it.
+		for range events {
+		}
+	}()
+	go r.keeper()
+	return r, nil
 }
 
-// Watch implements registry.Discovery.
-func (r *Registry) Watch(ctx context.Context, service string) (registry.Watcher, error) {
-	return nil, generic.Errorf(generic.CodeUnimplemented, "todo")
+// zkLogger sends the library's log lines to slog at debug level.
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	z.l.Debug("zookeeper: " + fmt.Sprintf(format, args...))
 }
 
-// WatchDubbo watches the providers of a Dubbo interface
-// (/dubbo/<iface>/providers) with the given group and version.
-func (r *Registry) WatchDubbo(ctx context.Context, iface, group, version string) (registry.Watcher, error) {
-	return nil, generic.Errorf(generic.CodeUnimplemented, "todo")
+// onEvent runs on the library's connection goroutine: it must not block or
+// call back into the connection.
+func (r *Registry) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	switch ev.State {
+	case zk.StateHasSession:
+		r.log.Info("zookeeper: session established", "server", ev.Server)
+		r.mu.Lock()
+		close(r.sessionCh)
+		r.sessionCh = make(chan struct{})
+		r.mu.Unlock()
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	case zk.StateExpired:
+		r.log.Warn("zookeeper: session expired; a new session will re-create registered nodes and re-arm watches", "server", ev.Server)
+	case zk.StateDisconnected:
+		r.log.Warn("zookeeper: disconnected", "server", ev.Server)
+	}
 }
 
-// Register implements registry.Registrar.
-func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
-	return generic.Errorf(generic.CodeUnimplemented, "todo")
-}
-
-// Deregister implements registry.Registrar.
-func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error {
-	return generic.Errorf(generic.CodeUnimplemented, "todo")
-}
-
-// Services lists the services registered under <root>/services.
-func (r *Registry) Services(ctx context.Context) ([]string, error) {
-	return nil, generic.Errorf(generic.CodeUnimplemented, "todo")
+// session returns the channel closed at the next session establishment.
+func (r *Registry) session() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessionCh
 }
 
 // Connected reports whether the registry has a live ZooKeeper session.
-func (r *Registry) Connected() bool { return false }
+func (r *Registry) Connected() bool {
+	return r.conn.State() == zk.StateHasSession
+}
 
 // Close ends the session (the server removes this registry's ephemeral
-// nodes) and stops all watchers.
-func (r *Registry) Close() error { return nil }
+// nodes at once) and stops all watchers. Close is idempotent.
+func (r *Registry) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		close(r.done)
+		r.conn.Close()
+		r.wg.Wait()
+	})
+	return nil
+}
 
-// ParseDubboURL parses one Dubbo provider URL (dubbo:// or tri://), plain
-// or URL-encoded as ZooKeeper node names are.
-func ParseDubboURL(s string) (*registry.Instance, error) {
-	return nil, generic.Errorf(generic.CodeUnimplemented, "todo")
+// isConnErr reports errors that mean "ZooKeeper is not reachable right
+// now" rather than a problem with the request.
+func isConnErr(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrConnectionClosed) ||
+		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved) ||
+		errors.Is(err, zk.ErrClosing)
+}
+
+// call runs f (a blocking ZooKeeper request) but returns early when ctx is
+// done; f then finishes in the background.
+func call(ctx context.Context, f func() error) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Registry) servicePath(service string) string {
+	return r.root + "/services/" + service
+}
+
+func (r *Registry) instancesPath(service string) string {
+	return r.servicePath(service) + "/instances"
+}
+
+// validName checks a string used as one path segment.
+func validName(field, s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00") {
+		return generic.Errorf(generic.CodeInvalidArgument, "zookeeper: %s: want a non-empty name without '/', got %q", field, s)
+	}
+	return nil
+}
+
+// ---- registration ----
+
+// Register implements registry.Registrar: it creates (or updates) the
+// ephemeral node <root>/services/<service>/instances/<address> with in as
+// JSON and returns once the node exists. While ZooKeeper is unreachable it
+// retries until ctx is done. The node is re-created after session expiry
+// until Deregister or Close.
+func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
+	if in == nil {
+		return generic.Errorf(generic.CodeInvalidArgument, "zookeeper: register: want an instance, got nil")
+	}
+	if err := validName("service", in.Service); err != nil {
+		return err
+	}
+	if err := validName("address", in.Address); err != nil {
+		return err
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return generic.Errorf(generic.CodeInvalidArgument, "zookeeper: register %s %s: encode instance: %w", in.Service, in.Address, err)
+	}
+	path := r.instancesPath(in.Service) + "/" + in.Address
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return generic.Errorf(generic.CodeFailedPrecondition, "zookeeper: register %s %s: registry closed", in.Service, in.Address)
+	}
+	old, had := r.registered[path]
+	r.registered[path] = data
+	r.mu.Unlock()
+
+	backoff := 50 * time.Millisecond
+	for {
+		err := call(ctx, func() error { return r.ensure(path, data) })
+		if err == nil {
+			return nil
+		}
+		if !isConnErr(err) || ctx.Err() != nil {
+			r.mu.Lock()
+			if cur, ok := r.registered[path]; ok && bytes.Equal(cur, data) {
+				if had {
+					r.registered[path] = old
+				} else {
+					delete(r.registered, path)
+				}
+			}
+			r.mu.Unlock()
+			code := generic.CodeUnavailable
+			if !isConnErr(err) && ctx.Err() == nil {
+				code = generic.CodeInternal
+			}
+			return &generic.Error{Code: code, Message: fmt.Sprintf("zookeeper: register %s %s failed", in.Service, in.Address), Err: err}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		case <-r.session():
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// ensure makes path an ephemeral node of the current session holding data.
+// A node at path owned by another (stale) session is replaced.
+func (r *Registry) ensure(path string, data []byte) error {
+	for range 5 {
+		_, err := r.conn.Create(path, data, zk.FlagEphemeral, r.acl)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			if err := r.createParents(path); err != nil {
+				return err
+			}
+			continue
+		case !errors.Is(err, zk.ErrNodeExists):
+			return err
+		}
+		got, stat, err := r.conn.Get(path)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if stat.EphemeralOwner == r.conn.SessionID() {
+			if bytes.Equal(got, data) {
+				return nil
+			}
+			if _, err := r.conn.Set(path, data, stat.Version); err != nil && !errors.Is(err, zk.ErrBadVersion) {
+				return err
+			}
+			continue
+		}
+		r.log.Warn("zookeeper: replacing a node left by another session", "path", path, "owner", stat.EphemeralOwner)
+		if err := r.conn.Delete(path, stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
+			return err
+		}
+	}
+	return fmt.Errorf("node %s kept changing while being registered", path)
+}
+
+// createParents creates the persistent ancestors of path.
+func (r *Registry) createParents(path string) error {
+	for i := 1; i < len(path); i++ {
+		if path[i] != '/' {
+			continue
+		}
+		_, err := r.conn.Create(path[:i], nil, 0, r.acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+// keeper re-creates registered nodes whenever a session is established
+// (after an outage the nodes usually still exist; after expiry they are
+// gone).
+func (r *Registry) keeper() {
+	defer r.wg.Done()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		case <-retry:
+		}
+		retry = nil
+		r.mu.Lock()
+		nodes := make(map[string][]byte, len(r.registered))
+		for p, d := range r.registered {
+			nodes[p] = d
+		}
+		r.mu.Unlock()
+		for p, d := range nodes {
+			r.mu.Lock()
+			cur, still := r.registered[p]
+			r.mu.Unlock()
+			if !still || !bytes.Equal(cur, d) {
+				continue // deregistered or re-registered meanwhile
+			}
+			if err := r.ensure(p, d); err != nil {
+				r.log.Warn("zookeeper: re-registering failed; will retry", "path", p, "err", err)
+				retry = time.After(time.Second)
+			} else {
+				r.log.Debug("zookeeper: registered node present", "path", p)
+			}
+		}
+	}
+}
+
+// Deregister implements registry.Registrar: it deletes the instance's node
+// and stops re-creating it.
+func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error {
+	if in == nil {
+		return generic.Errorf(generic.CodeInvalidArgument, "zookeeper: deregister: want an instance, got nil")
+	}
+	if err := validName("service", in.Service); err != nil {
+		return err
+	}
+	if err := validName("address", in.Address); err != nil {
+		return err
+	}
+	path := r.instancesPath(in.Service) + "/" + in.Address
+	r.mu.Lock()
+	delete(r.registered, path)
+	r.mu.Unlock()
+	err := call(ctx, func() error {
+		_, stat, err := r.conn.Exists(path)
+		if err != nil || stat == nil {
+			return err
+		}
+		if stat.EphemeralOwner != 0 && stat.EphemeralOwner != r.conn.SessionID() {
+			return nil // another process's node: not ours to delete
+		}
+		return r.conn.Delete(path, -1)
+	})
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return &generic.Error{Code: generic.CodeUnavailable, Message: fmt.Sprintf("zookeeper: deregister %s %s failed", in.Service, in.Address), Err: err}
+	}
+	return nil
+}
+
+// Services lists the service names under <root>/services, sorted (SDK
+// backends report their APIs there). No services yet: an empty list.
+func (r *Registry) Services(ctx context.Context) ([]string, error) {
+	var names []string
+	err := call(ctx, func() error {
+		var err error
+		names, _, err = r.conn.Children(r.root + "/services")
+		return err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "zookeeper: list services failed", Err: err}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// ---- discovery ----
+
+// Watch implements registry.Discovery for <root>/services/<service>/instances.
+// A service that does not exist yet is watched until it appears. The first
+// Next waits until the first listing succeeds (immediate when ZooKeeper is
+// up; call it with a deadline at start-up). While ZooKeeper is unreachable
+// Next keeps the last set. Nodes with malformed data are logged and
+// skipped.
+func (r *Registry) Watch(ctx context.Context, service string) (registry.Watcher, error) {
+	if err := validName("service", service); err != nil {
+		return nil, err
+	}
+	return r.startWatcher(r.instancesPath(service), service, nil), nil
+}
+
+// WatchDubbo watches the providers of a Dubbo interface
+// (/dubbo/<iface>/providers) whose group and version equal the given ones
+// (empty matches empty or absent; "*" matches any). Instances have
+// Protocol "dubbo" or "tri" and Service iface.
+func (r *Registry) WatchDubbo(ctx context.Context, iface, group, version string) (registry.Watcher, error) {
+	if err := validName("interface", iface); err != nil {
+		return nil, err
+	}
+	return r.startWatcher("/dubbo/"+iface+"/providers", iface, &dubboFilter{group: group, version: version}), nil
 }
 
 var (
