@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/rpcbridge/rpcbridge/examples/people"
+	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// demoConfig is the built-in config; {{people}} and friends are replaced by
+// the sample backends' addresses.
+const demoConfig = `server:
+  listen: {{listen}}
+  admin: {{admin}}
+  access_log: true
+  cors: {allow_origins: ["*"]}
+services:
+  - name: people
+    protocol: grpc
+    grpc:
+      service: demo.v1.PeopleService
+      schema: {reflection: {refresh: 5m}}
+    instances: [{address: {{people}}}]
+    timeout: 2s
+    forward_headers: [x-request-id]
+routes:
+  - match: {path: "/v1/people/{id}", methods: [GET]}
+    service: people
+    method: Get
+  - match: {path: "/v1/people:echo", methods: [POST]}
+    service: people
+    method: Echo
+  - match: {path: /v1/people, methods: [GET]}
+    service: people
+    method: List
+`
+
+// demoBackends are the running sample backends.
+type demoBackends struct {
+	vars  map[string]string
+	stops []func()
+}
+
+func (d *demoBackends) stop() {
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		d.stops[i]()
+	}
+}
+
+func startDemoBackends() (*demoBackends, error) {
+	d := &demoBackends{vars: map[string]string{}}
+	ps, err := people.Start("127.0.0.1:0", true)
+	if err != nil {
+		return nil, fmt.Errorf("starting the sample gRPC service: %w", err)
+	}
+	d.stops = append(d.stops, ps.Stop)
+	d.vars["people"] = ps.Addr()
+	return d, nil
+}
+
+func expand(tmpl string, vars map[string]string) string {
+	for k, v := range vars {
+		tmpl = strings.ReplaceAll(tmpl, "{{"+k+"}}", v)
+	}
+	return tmpl
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "data-plane address")
+	adminAddr := fs.String("admin", "127.0.0.1:9901", "control-plane address")
+	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	data, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("%w (choose another address with -listen)", err)
+	}
+	admin, err := net.Listen("tcp", *adminAddr)
+	if err != nil {
+		data.Close()
+		return fmt.Errorf("%w (choose another address with -admin)", err)
+	}
+	backends, err := startDemoBackends()
+	if err != nil {
+		data.Close()
+		admin.Close()
+		return err
+	}
+	defer backends.stop()
+	backends.vars["listen"] = data.Addr().String()
+	backends.vars["admin"] = admin.Addr().String()
+	raw := []byte(expand(demoConfig, backends.vars))
+	cfg, err := mapping.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("built-in demo config: %w", err)
+	}
+	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: "built-in demo"})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	printDemo(stdout, data.Addr().String(), admin.Addr().String())
+	return g.Serve(ctx, data, admin, gateway.AdminOptions{})
+}
+
+func printDemo(w io.Writer, addr, admin string) {
+	base := "http://" + addr
+	fmt.Fprintf(w, `rpcbridge demo: the gateway listens on %s (control plane %s)
+with a sample gRPC service (demo.v1.PeopleService, server reflection on) behind it.
+Try:
+
+  # a path template: {id} binds to the int64 field "id"
+  curl -s %s/v1/people/1
+
+  # route-less: POST /{service}/{method}, the body is the request message
+  curl -s -X POST %s/people/Get -d '{"id": "2"}'
+
+  # every protobuf type: int64 above 2^53 stays exact, enums by name, maps, oneof, bytes, Timestamp
+  curl -s -X POST '%s/v1/people:echo' -d '{"i64": "9007199254740993", "u64": "18446744073709551615", "roles": ["ROLE_ADMIN"], "counts": {"a": "9007199254740993"}, "blob": "aGVsbG8=", "when": "2026-11-21T10:00:00Z"}'
+
+  # server streaming as newline-delimited JSON, or as Server-Sent Events
+  curl -s '%s/v1/people?limit=3'
+  curl -s -N -H 'Accept: text/event-stream' '%s/v1/people?limit=3'
+
+  # errors are one JSON body with the right status
+  curl -s -i %s/v1/people/404
+  curl -s -i -X POST %s/people/Get -d '{"id": "abc"}'
+  curl -s -i -X POST %s/people/NoSuchMethod -d '{}'
+
+  # the control plane
+  curl -s http://%s/admin/services
+  curl -s http://%s/metrics | grep rpcbridge_requests_total
+
+Press Ctrl-C to stop.
+`, addr, admin, base, base, base, base, base, base, base, base, admin, admin)
+}

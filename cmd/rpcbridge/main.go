@@ -1,0 +1,225 @@
+// Command rpcbridge is the protocol-translation API gateway: HTTP/JSON in,
+// gRPC, Dubbo, Thrift, Tars or HTTP out.
+//
+//	rpcbridge serve -c gateway.yaml     run the gateway
+//	rpcbridge validate -c gateway.yaml  check a config; print every problem
+//	rpcbridge demo                      run the gateway on built-in sample backends
+//	rpcbridge version                   print the version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `rpcbridge: HTTP/JSON to gRPC, Dubbo, Thrift, Tars and HTTP backends
+
+usage:
+  rpcbridge serve -c gateway.yaml      run the gateway
+  rpcbridge validate -c gateway.yaml   check a config and print every problem
+  rpcbridge demo [-listen ADDR]        run the gateway on built-in sample backends
+  rpcbridge version                    print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "version", "-v", "--version":
+		fmt.Fprintln(stdout, "rpcbridge", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "rpcbridge: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rpcbridge:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: want debug, info, warn or error, got %q", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// loadConfig reads, decodes, resolves relative paths against the file's
+// folder, and validates.
+func loadConfig(path string) (*mapping.Config, []byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := mapping.Decode(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.ResolvePaths(filepath.Dir(path))
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, raw, nil
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "gateway.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, _, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	// Build every adapter once: IDL files and descriptor sets are parsed
+	// here, so their errors show too.
+	factory := protocolFactory(slog.New(slog.DiscardHandler))
+	bad := 0
+	for i := range cfg.Services {
+		if _, err := factory(&cfg.Services[i]); err != nil {
+			fmt.Fprintf(stderr, "%s: services[%d] %q: %v\n", *path, i, cfg.Services[i].Name, err)
+			bad++
+		}
+	}
+	if bad > 0 {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d services, %d routes)\n", *path, len(cfg.Services), len(cfg.Routes))
+	return 0
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "gateway.yaml", "config file")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	watch := fs.Duration("watch", time.Second, "how often to check the config file for changes (0 disables)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg, raw, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	reload := func() error {
+		cfg, raw, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		return g.Reload(cfg, raw)
+	}
+	go watchConfig(ctx, log, *path, *watch, reload)
+	return serve(ctx, g, cfg, log, gateway.AdminOptions{Reload: reload})
+}
+
+// serve binds the listeners and runs until ctx ends.
+func serve(ctx context.Context, g *gateway.Gateway, cfg *mapping.Config, log *slog.Logger, ao gateway.AdminOptions) error {
+	data, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	var admin net.Listener
+	if cfg.Server.Admin != "" {
+		admin, err = net.Listen("tcp", cfg.Server.Admin)
+		if err != nil {
+			data.Close()
+			return err
+		}
+		log.Info("control plane listening", "addr", admin.Addr().String())
+	}
+	log.Info("gateway listening", "addr", data.Addr().String(), "version", version)
+	err = g.Serve(ctx, data, admin, ao)
+	log.Info("gateway stopped")
+	return err
+}
+
+// watchConfig reloads on SIGHUP and when the file's size or modification
+// time changes. A refused config is logged; the old one stays in force.
+func watchConfig(ctx context.Context, log *slog.Logger, path string, every time.Duration, reload func() error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+	}
+	last := stamp()
+	do := func(why string) {
+		if err := reload(); err != nil {
+			log.Error("config refused; the old one stays in force", "why", why, "err", err)
+			return
+		}
+		log.Info("config reloaded", "why", why)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			last = stamp()
+			do("SIGHUP")
+		case <-tick:
+			if s := stamp(); s != last && s != "" {
+				last = s
+				do("file changed")
+			}
+		}
+	}
+}
+

@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/registry"
+)
+
+// AdminOptions configure the control plane.
+type AdminOptions struct {
+	// Reload re-reads the config source and applies it (POST /admin/reload).
+	// Nil answers 501.
+	Reload func() error
+}
+
+// AdminHandler serves the control plane:
+//
+//	GET  /healthz                                        liveness
+//	GET  /readyz                                         readiness (503 while draining)
+//	GET  /metrics                                        Prometheus
+//	GET  /admin/services                                 services, instances and their state
+//	POST /admin/services/{svc}/instances                 add an instance (JSON registry.Instance)
+//	DELETE /admin/services/{svc}/instances/{addr}        remove an instance added here or in YAML
+//	POST /admin/services/{svc}/instances/{addr}/offline  take an instance out of traffic
+//	POST /admin/services/{svc}/instances/{addr}/online   put it back
+//	GET  /admin/config                                   the config version in force
+//	POST /admin/reload                                   reload the config
+func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if g.draining.Load() {
+			writeJSON(w, 503, map[string]string{"status": "draining"})
+			return
+		}
+		writeJSON(w, 200, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.opts.Metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /admin/services", func(w http.ResponseWriter, r *http.Request) {
+		st := g.state.Load()
+		type svcJSON struct {
+			Name      string          `json:"name"`
+			Protocol  string          `json:"protocol"`
+			Balancer  string          `json:"balancer"`
+			Instances []instanceState `json:"instances"`
+		}
+		out := []svcJSON{}
+		for _, s := range st.cfg.Services {
+			c := st.clusters[s.Name]
+			out = append(out, svcJSON{Name: s.Name, Protocol: s.Protocol, Balancer: s.Balancer, Instances: c.instances()})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		writeJSON(w, 200, map[string]any{"services": out})
+	})
+	mux.HandleFunc("POST /admin/services/{svc}/instances", func(w http.ResponseWriter, r *http.Request) {
+		c := g.adminCluster(w, r)
+		if c == nil {
+			return
+		}
+		var in registry.Instance
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			writeError(w, errorf(generic.CodeInvalidArgument, "instance JSON: %v", err))
+			return
+		}
+		if _, _, err := net.SplitHostPort(in.Address); err != nil {
+			writeError(w, errorf(generic.CodeInvalidArgument, "address: want host:port, got %q", in.Address))
+			return
+		}
+		in.Service, in.Protocol, in.Online = c.name, c.svc.Protocol, true
+		c.addStatic(&in)
+		writeJSON(w, 200, map[string]any{"service": c.name, "instances": c.instances()})
+	})
+	mux.HandleFunc("DELETE /admin/services/{svc}/instances/{addr}", func(w http.ResponseWriter, r *http.Request) {
+		c := g.adminCluster(w, r)
+		if c == nil {
+			return
+		}
+		if !c.removeStatic(r.PathValue("addr")) {
+			writeError(w, errorf(generic.CodeNotFound, "service %q has no static instance %q", c.name, r.PathValue("addr")))
+			return
+		}
+		writeJSON(w, 200, map[string]any{"service": c.name, "instances": c.instances()})
+	})
+	state := func(online bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c := g.adminCluster(w, r)
+			if c == nil {
+				return
+			}
+			if !c.setOnline(r.PathValue("addr"), online) {
+				writeError(w, errorf(generic.CodeNotFound, "service %q has no instance %q", c.name, r.PathValue("addr")))
+				return
+			}
+			writeJSON(w, 200, map[string]any{"service": c.name, "instances": c.instances()})
+		}
+	}
+	mux.HandleFunc("POST /admin/services/{svc}/instances/{addr}/offline", state(false))
+	mux.HandleFunc("POST /admin/services/{svc}/instances/{addr}/online", state(true))
+	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, r *http.Request) {
+		st := g.state.Load()
+		writeJSON(w, 200, map[string]any{
+			"version": st.version, "loaded_at": st.loadedAt.UTC().Format(time.RFC3339Nano),
+			"source": g.opts.Source, "services": len(st.cfg.Services), "routes": st.table.Len(),
+			"reloads": g.reloads.Load(), "yaml": string(st.raw),
+		})
+	})
+	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, r *http.Request) {
+		if o.Reload == nil {
+			writeError(w, errorf(generic.CodeUnimplemented, "reload is not available for this config source"))
+			return
+		}
+		if err := o.Reload(); err != nil {
+			writeError(w, errorf(generic.CodeInvalidArgument, "config refused, the old one stays in force: %v", err))
+			return
+		}
+		writeJSON(w, 200, map[string]any{"version": g.state.Load().version})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(generic.CodeNotFound, "no admin endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (g *Gateway) adminCluster(w http.ResponseWriter, r *http.Request) *cluster {
+	c := g.state.Load().clusters[r.PathValue("svc")]
+	if c == nil {
+		writeError(w, errorf(generic.CodeNotFound, "no service named %q", r.PathValue("svc")))
+	}
+	return c
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errorf(generic.CodeInternal, "encoding reply"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// Serve runs the data plane on data and the control plane on admin (which
+// may be nil) until ctx is done, then drains: /readyz turns 503, the
+// listeners stop accepting, and requests in flight get up to
+// server.shutdown_timeout to finish.
+func (g *Gateway) Serve(ctx context.Context, data, admin net.Listener, o AdminOptions) error {
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	srv.Protocols = &protos
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(data) }()
+	var asrv *http.Server
+	if admin != nil {
+		asrv = &http.Server{Handler: g.AdminHandler(o), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- asrv.Serve(admin) }()
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			srv.Close()
+			if asrv != nil {
+				asrv.Close()
+			}
+			return err
+		}
+	case <-ctx.Done():
+	}
+	g.draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), g.state.Load().cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if asrv != nil {
+		asrv.Shutdown(sctx)
+	}
+	return err
+}

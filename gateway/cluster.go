@@ -1,0 +1,462 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/registry"
+)
+
+// cluster holds one service's instances and their long-lived clients, and
+// picks an instance per attempt: online filter -> tag -> zone -> balancer,
+// skipping ejected instances. Balancing, retries and outlier ejection live
+// here once, above the adapters.
+type cluster struct {
+	name  string
+	svc   *mapping.Service
+	proto generic.Protocol
+	zone  string
+	log   *slog.Logger
+	now   func() time.Time
+
+	// The outlier settings, with defaults applied.
+	maxFailures   int
+	baseEjection  time.Duration
+	maxEjectedPct int
+
+	mu      sync.Mutex
+	members map[string]*member // by address; guarded by mu
+	closed  bool
+
+	snap atomic.Pointer[snapshot]
+
+	// static and discovered instance lists, merged into the snapshot.
+	staticInst []*registry.Instance
+	found      []*registry.Instance // guarded by mu
+	overrides  map[string]bool      // admin online/offline by address; guarded by mu
+
+	stop    context.CancelFunc
+	stopped chan struct{}
+
+	schemaMu   sync.Mutex
+	schema     *generic.ServiceSchema
+	schemaTime time.Time
+}
+
+// member is one instance with its client and health state.
+type member struct {
+	inst     *registry.Instance
+	client   generic.Client
+	inflight atomic.Int64
+	fails    atomic.Int32
+	// ejectedUntil is a unix-nano time; 0 when not ejected.
+	ejectedUntil atomic.Int64
+	ejections    atomic.Int32
+}
+
+// snapshot is an immutable view of the instances for picking.
+type snapshot struct {
+	all      []*registry.Instance
+	byAddr   map[string]*member
+	mu       sync.Mutex
+	balancer map[string]registry.Balancer // by tag ("" = untagged request)
+}
+
+func newCluster(name string, svc *mapping.Service, proto generic.Protocol, zone string, log *slog.Logger) *cluster {
+	c := &cluster{
+		name: name, svc: svc, proto: proto, zone: zone, log: log, now: time.Now,
+		members: map[string]*member{}, overrides: map[string]bool{},
+		maxFailures: 5, baseEjection: 10 * time.Second, maxEjectedPct: 50,
+	}
+	if o := svc.Outlier; o != nil {
+		if o.ConsecutiveFailures != 0 {
+			c.maxFailures = o.ConsecutiveFailures
+		}
+		if o.BaseEjection > 0 {
+			c.baseEjection = o.BaseEjection
+		}
+		if o.MaxEjectionPercent > 0 {
+			c.maxEjectedPct = o.MaxEjectionPercent
+		}
+	}
+	for _, in := range svc.Instances {
+		c.staticInst = append(c.staticInst, &registry.Instance{
+			Service: name, Address: in.Address, Protocol: svc.Protocol, Weight: in.Weight,
+			Zone: in.Zone, Tags: in.Tags, Online: true, Metadata: in.Metadata,
+		})
+	}
+	c.rebuild()
+	return c
+}
+
+// watch follows a Watcher until ctx ends, updating the instance set.
+func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
+	ctx, c.stop = context.WithCancel(ctx)
+	c.stopped = make(chan struct{})
+	go func() {
+		defer close(c.stopped)
+		defer w.Stop()
+		for {
+			list, err := w.Next(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				c.log.Warn("discovery watch failed; keeping the last instance set", "service", c.name, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			c.mu.Lock()
+			c.found = list
+			c.mu.Unlock()
+			c.rebuild()
+			c.log.Info("instances changed", "service", c.name, "count", len(list))
+		}
+	}()
+}
+
+// rebuild merges static and discovered instances, applies admin
+// overrides, dials new instances, closes removed ones and publishes a new
+// snapshot.
+func (c *cluster) rebuild() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	seen := map[string]bool{}
+	var all []*registry.Instance
+	add := func(in *registry.Instance) {
+		if seen[in.Address] {
+			return
+		}
+		seen[in.Address] = true
+		if on, ok := c.overrides[in.Address]; ok && on != in.Online {
+			in = in.Clone()
+			in.Online = on
+		}
+		all = append(all, in)
+	}
+	for _, in := range c.staticInst {
+		add(in)
+	}
+	for _, in := range c.found {
+		add(in)
+	}
+	byAddr := make(map[string]*member, len(all))
+	for _, in := range all {
+		m := c.members[in.Address]
+		if m == nil {
+			cl, err := c.proto.Dial(context.Background(), generic.Target{Address: in.Address, Metadata: in.Metadata})
+			if err != nil {
+				c.log.Warn("dial failed", "service", c.name, "address", in.Address, "err", err)
+				continue
+			}
+			m = &member{client: cl}
+			c.members[in.Address] = m
+		}
+		m.inst = in
+		byAddr[in.Address] = m
+	}
+	for addr, m := range c.members {
+		if byAddr[addr] == nil {
+			delete(c.members, addr)
+			go m.client.Close()
+		}
+	}
+	c.snap.Store(&snapshot{all: all, byAddr: byAddr, balancer: map[string]registry.Balancer{}})
+}
+
+// setOnline records an admin override for one address and republishes.
+func (c *cluster) setOnline(addr string, online bool) bool {
+	c.mu.Lock()
+	_, ok := c.members[addr]
+	if ok {
+		c.overrides[addr] = online
+	}
+	c.mu.Unlock()
+	if ok {
+		c.rebuild()
+	}
+	return ok
+}
+
+// addStatic adds or removes an instance at run time (admin API).
+func (c *cluster) addStatic(in *registry.Instance) {
+	c.mu.Lock()
+	out := c.staticInst[:0:0]
+	for _, s := range c.staticInst {
+		if s.Address != in.Address {
+			out = append(out, s)
+		}
+	}
+	c.staticInst = append(out, in)
+	c.mu.Unlock()
+	c.rebuild()
+}
+
+func (c *cluster) removeStatic(addr string) bool {
+	c.mu.Lock()
+	out := c.staticInst[:0:0]
+	for _, s := range c.staticInst {
+		if s.Address != addr {
+			out = append(out, s)
+		}
+	}
+	removed := len(out) != len(c.staticInst)
+	c.staticInst = out
+	c.mu.Unlock()
+	c.rebuild()
+	return removed
+}
+
+func (c *cluster) close() {
+	if c.stop != nil {
+		c.stop()
+		<-c.stopped
+	}
+	c.mu.Lock()
+	c.closed = true
+	ms := c.members
+	c.members = map[string]*member{}
+	c.mu.Unlock()
+	for _, m := range ms {
+		m.client.Close()
+	}
+}
+
+// balancerFor returns the balancer over the instances a request with tag
+// may use, building it once per snapshot and tag.
+func (c *cluster) balancerFor(s *snapshot, tag string) (registry.Balancer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.balancer[tag]; ok {
+		return b, nil
+	}
+	insts := registry.Route(s.all, registry.RouteRequest{Tag: tag, TagFallback: *c.svc.TagFallback, Zone: c.zone})
+	var b registry.Balancer
+	if len(insts) > 0 {
+		var err error
+		b, err = registry.NewBalancer(c.svc.Balancer, insts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.balancer[tag] = b
+	return b, nil
+}
+
+// pickRequest carries what instance choice needs from the HTTP request.
+type pickRequest struct {
+	tag     string
+	hashKey string
+	retries int
+	// idempotent allows a retry after the request may have reached a backend.
+	idempotent bool
+	// started reports whether a streaming reply already sent messages; no
+	// retry after that.
+	started func() bool
+}
+
+// invoke runs the call with retries on other instances.
+func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest) (*generic.Result, error) {
+	s := c.snap.Load()
+	b, err := c.balancerFor(s, pr.tag)
+	if err != nil {
+		return nil, generic.Errorf(generic.CodeInternal, "balancer: %w", err)
+	}
+	if b == nil {
+		if pr.tag != "" && len(s.all) > 0 {
+			return nil, generic.Errorf(generic.CodeUnavailable, "no instance of %s carries tag %q", c.name, pr.tag)
+		}
+		return nil, generic.Errorf(generic.CodeUnavailable, "no instance of %s is available", c.name)
+	}
+	var tried []*registry.Instance
+	now := c.now().UnixNano()
+	info := registry.PickInfo{
+		HashKey: pr.hashKey,
+		Exclude: func(in *registry.Instance) bool {
+			for _, t := range tried {
+				if t == in {
+					return true
+				}
+			}
+			m := s.byAddr[in.Address]
+			return m == nil || m.ejectedUntil.Load() > now
+		},
+		Load: func(in *registry.Instance) int64 {
+			if m := s.byAddr[in.Address]; m != nil {
+				return m.inflight.Load()
+			}
+			return 0
+		},
+	}
+	var lastErr error
+	for attempt := 0; attempt <= pr.retries; attempt++ {
+		in := b.Pick(info)
+		if in == nil {
+			if attempt == 0 {
+				// Every instance is ejected: try the least recently
+				// ejected rather than fail outright.
+				in = c.leastEjected(s, tried)
+			}
+			if in == nil {
+				break
+			}
+		}
+		tried = append(tried, in)
+		m := s.byAddr[in.Address]
+		m.inflight.Add(1)
+		res, err := m.client.Invoke(ctx, call)
+		m.inflight.Add(-1)
+		if err == nil {
+			m.fails.Store(0)
+			return res, nil
+		}
+		lastErr = err
+		code := generic.CodeOf(err)
+		if failureCounts(code) {
+			c.recordFailure(s, m)
+		} else {
+			m.fails.Store(0)
+		}
+		if ctx.Err() != nil || !retryable(code, pr.idempotent) || pr.started != nil && pr.started() {
+			break
+		}
+	}
+	if lastErr == nil {
+		return nil, generic.Errorf(generic.CodeUnavailable, "no healthy instance of %s", c.name)
+	}
+	return nil, lastErr
+}
+
+func (c *cluster) leastEjected(s *snapshot, tried []*registry.Instance) *registry.Instance {
+	var best *member
+	for _, in := range s.all {
+		m := s.byAddr[in.Address]
+		if m == nil || !in.Online {
+			continue
+		}
+		if best == nil || m.ejectedUntil.Load() < best.ejectedUntil.Load() {
+			best = m
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.inst
+}
+
+// failureCounts: the codes that count toward outlier ejection.
+func failureCounts(code generic.Code) bool {
+	switch code {
+	case generic.CodeUnavailable, generic.CodeBackendError, generic.CodeInternal, generic.CodeUnknown, generic.CodeDeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// retryable: a connection failure (UNAVAILABLE) never reached the backend
+// and may be retried; anything else only when the route is idempotent.
+func retryable(code generic.Code, idempotent bool) bool {
+	switch code {
+	case generic.CodeUnavailable:
+		return true
+	case generic.CodeDeadlineExceeded, generic.CodeBackendError, generic.CodeInternal, generic.CodeUnknown, generic.CodeAborted:
+		return idempotent
+	}
+	return false
+}
+
+func (c *cluster) recordFailure(s *snapshot, m *member) {
+	if c.maxFailures < 0 {
+		return
+	}
+	if int(m.fails.Add(1)) < c.maxFailures {
+		return
+	}
+	now := c.now()
+	ejected := 0
+	for _, mm := range s.byAddr {
+		if mm.ejectedUntil.Load() > now.UnixNano() {
+			ejected++
+		}
+	}
+	if (ejected+1)*100 > c.maxEjectedPct*len(s.byAddr) {
+		return
+	}
+	n := m.ejections.Add(1)
+	d := c.baseEjection * time.Duration(n)
+	if d > 10*c.baseEjection {
+		d = 10 * c.baseEjection
+	}
+	m.ejectedUntil.Store(now.Add(d).UnixNano())
+	m.fails.Store(0)
+	c.log.Warn("instance ejected", "service", c.name, "address", m.inst.Address, "for", d.String())
+}
+
+// describe returns the service schema, cached for 30 s, from any instance.
+func (c *cluster) describe(ctx context.Context) (*generic.ServiceSchema, error) {
+	c.schemaMu.Lock()
+	defer c.schemaMu.Unlock()
+	if c.schema != nil && c.now().Sub(c.schemaTime) < 30*time.Second {
+		return c.schema, nil
+	}
+	s := c.snap.Load()
+	var lastErr error = generic.Errorf(generic.CodeUnavailable, "no instance of %s is available", c.name)
+	for _, in := range s.all {
+		m := s.byAddr[in.Address]
+		if m == nil {
+			continue
+		}
+		sc, err := m.client.Describe(ctx)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		c.schema, c.schemaTime = sc, c.now()
+		return sc, nil
+	}
+	return nil, lastErr
+}
+
+// instances lists the current instances with their state, for the admin API.
+func (c *cluster) instances() []instanceState {
+	s := c.snap.Load()
+	now := c.now().UnixNano()
+	out := make([]instanceState, 0, len(s.all))
+	for _, in := range s.all {
+		st := instanceState{Instance: in, State: "healthy"}
+		if m := s.byAddr[in.Address]; m != nil {
+			st.Inflight = m.inflight.Load()
+			if m.ejectedUntil.Load() > now {
+				st.State = "ejected"
+			}
+		} else {
+			st.State = "unreachable"
+		}
+		if !in.Online {
+			st.State = "offline"
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+type instanceState struct {
+	*registry.Instance
+	State    string `json:"state"`
+	Inflight int64  `json:"inflight"`
+}
+
+func (s instanceState) String() string { return fmt.Sprintf("%s(%s)", s.Address, s.State) }

@@ -1,0 +1,303 @@
+// Package gateway is rpcbridge's HTTP front end: it matches a request to a
+// service and method, binds it into a generic.Call, picks an instance in
+// the service's cluster, invokes it through the protocol adapter and writes
+// the JSON reply or one JSON error. The control plane (health, metrics,
+// admin API) runs on its own port.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/registry"
+	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
+)
+
+// ProtocolFactory builds the protocol adapter of one configured service.
+// cmd/rpcbridge wires each protocols/<p> package in here.
+type ProtocolFactory func(s *mapping.Service) (generic.Protocol, error)
+
+// Options configure a Gateway.
+type Options struct {
+	// Protocols builds adapters; required.
+	Protocols ProtocolFactory
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Metrics is where the gateway registers its Prometheus collectors;
+	// nil creates a private registry (served on /metrics either way).
+	Metrics *prometheus.Registry
+	// Source describes where the config came from, for /admin/config.
+	Source string
+}
+
+// Gateway serves HTTP/JSON and calls backends. Its route table and
+// services are swapped atomically on Reload.
+type Gateway struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	state   atomic.Pointer[state]
+
+	reloadMu sync.Mutex // serialises Reload
+	regMu    sync.Mutex
+	regs     map[string]*zkEntry // ZooKeeper registries by config identity
+	ctx      context.Context
+	cancel   context.CancelFunc
+	reloads  atomic.Int64
+	// draining is set once shutdown begins (/readyz answers 503).
+	draining atomic.Bool
+}
+
+type zkEntry struct {
+	key string
+	reg *zookeeper.Registry
+}
+
+// state is one immutable generation of configuration.
+type state struct {
+	cfg      *mapping.Config
+	raw      []byte
+	version  string
+	loadedAt time.Time
+	table    *mapping.Table
+	clusters map[string]*cluster
+	byGRPC   map[string]*cluster // fully-qualified gRPC service -> cluster
+	sets     map[string][]*cluster
+	// declared lists each service's APIs named in YAML (apis and routes).
+	declared map[string]map[string]bool
+}
+
+// New builds a gateway from cfg (already validated). raw is the config's
+// source text, kept for /admin/config (may be nil).
+func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
+	if opts.Protocols == nil {
+		return nil, errors.New("gateway: Options.Protocols is required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(opts.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{}}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	if err := g.Reload(cfg, raw); err != nil {
+		g.cancel()
+		return nil, err
+	}
+	return g, nil
+}
+
+// Config returns the configuration in force.
+func (g *Gateway) Config() *mapping.Config { return g.state.Load().cfg }
+
+// Reload builds a new generation from cfg off the request path and swaps
+// it in atomically. Services whose configuration is unchanged keep their
+// clusters and connections. On error the old generation stays in force.
+func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	old := g.state.Load()
+	table, err := mapping.NewTable(cfg)
+	if err != nil {
+		return err
+	}
+	st := &state{
+		cfg: cfg, raw: raw, loadedAt: time.Now(), table: table,
+		clusters: map[string]*cluster{}, byGRPC: map[string]*cluster{},
+		sets: map[string][]*cluster{}, declared: map[string]map[string]bool{},
+	}
+	sum := sha256.Sum256(raw)
+	st.version = hex.EncodeToString(sum[:6])
+	if raw == nil {
+		st.version = fmt.Sprintf("gen-%d", g.reloads.Load()+1)
+	}
+	var created []*cluster
+	fail := func(err error) error {
+		for _, c := range created {
+			c.close()
+		}
+		return err
+	}
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		if old != nil {
+			if oc := old.clusters[svc.Name]; oc != nil && reflect.DeepEqual(oc.svc, svc) && old.cfg.Server.Zone == cfg.Server.Zone {
+				st.clusters[svc.Name] = oc
+				continue
+			}
+		}
+		c, err := g.newCluster(svc, cfg)
+		if err != nil {
+			return fail(fmt.Errorf("service %q: %w", svc.Name, err))
+		}
+		created = append(created, c)
+		st.clusters[svc.Name] = c
+	}
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		c := st.clusters[svc.Name]
+		if svc.GRPC != nil && svc.GRPC.Service != "" {
+			if _, dup := st.byGRPC[svc.GRPC.Service]; !dup {
+				st.byGRPC[svc.GRPC.Service] = c
+			}
+		}
+		d := map[string]bool{}
+		for _, a := range svc.APIs {
+			d[a] = true
+		}
+		if svc.Dubbo != nil {
+			for name := range svc.Dubbo.Methods {
+				d[name] = true
+			}
+		}
+		st.declared[svc.Name] = d
+	}
+	for _, r := range cfg.Routes {
+		if r.Method != "" {
+			st.declared[r.Service][r.Method] = true
+		}
+	}
+	for name, members := range cfg.ServiceSets {
+		for _, m := range members {
+			st.sets[name] = append(st.sets[name], st.clusters[m])
+		}
+	}
+	g.state.Store(st)
+	g.reloads.Add(1)
+	g.metrics.configVersion(st.version)
+	if old != nil {
+		var gone []*cluster
+		for name, oc := range old.clusters {
+			if st.clusters[name] != oc {
+				gone = append(gone, oc)
+			}
+		}
+		if len(gone) > 0 {
+			// Let calls in flight on the old clusters finish first.
+			grace := maxTimeout(old.cfg) + time.Second
+			time.AfterFunc(grace, func() {
+				for _, c := range gone {
+					c.close()
+				}
+			})
+		}
+	}
+	g.log.Info("config in force", "version", st.version, "services", len(cfg.Services), "routes", table.Len())
+	return nil
+}
+
+func maxTimeout(cfg *mapping.Config) time.Duration {
+	d := mapping.DefaultTimeout
+	for _, s := range cfg.Services {
+		if s.Timeout > d {
+			d = s.Timeout
+		}
+	}
+	for _, r := range cfg.Routes {
+		if r.Timeout > d {
+			d = r.Timeout
+		}
+	}
+	return d
+}
+
+func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
+	proto, err := g.opts.Protocols(svc)
+	if err != nil {
+		return nil, err
+	}
+	c := newCluster(svc.Name, svc, proto, cfg.Server.Zone, g.log)
+	if svc.Discovery == nil {
+		return c, nil
+	}
+	var regCfg *mapping.Registry
+	for i := range cfg.Registries {
+		if cfg.Registries[i].Name == svc.Discovery.Registry {
+			regCfg = &cfg.Registries[i]
+		}
+	}
+	if regCfg == nil || regCfg.ZooKeeper == nil {
+		c.close()
+		return nil, fmt.Errorf("discovery.registry %q is not defined", svc.Discovery.Registry)
+	}
+	reg, err := g.zk(regCfg.ZooKeeper)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	var w registry.Watcher
+	if svc.Discovery.DubboNative && svc.Dubbo != nil {
+		w, err = reg.WatchDubbo(g.ctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version)
+	} else {
+		name := svc.Discovery.Service
+		if name == "" {
+			name = svc.Name
+		}
+		w, err = reg.Watch(g.ctx, name)
+	}
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	c.watch(g.ctx, w)
+	return c, nil
+}
+
+// zk returns the shared ZooKeeper registry for a config, creating it once.
+func (g *Gateway) zk(z *mapping.ZooKeeper) (*zookeeper.Registry, error) {
+	servers := append([]string(nil), z.Servers...)
+	sort.Strings(servers)
+	key := fmt.Sprint(servers, z.Root, z.SessionTimeout)
+	g.regMu.Lock()
+	defer g.regMu.Unlock()
+	if e := g.regs[key]; e != nil {
+		return e.reg, nil
+	}
+	reg, err := zookeeper.New(zookeeper.Options{Servers: z.Servers, Root: z.Root, SessionTimeout: z.SessionTimeout, Logger: g.log})
+	if err != nil {
+		return nil, fmt.Errorf("zookeeper %v: %w", z.Servers, err)
+	}
+	g.regs[key] = &zkEntry{key: key, reg: reg}
+	return reg, nil
+}
+
+// Close stops watches and closes every backend connection.
+func (g *Gateway) Close() error {
+	g.cancel()
+	st := g.state.Load()
+	if st != nil {
+		for _, c := range st.clusters {
+			c.close()
+		}
+	}
+	g.regMu.Lock()
+	for _, e := range g.regs {
+		e.reg.Close()
+	}
+	g.regMu.Unlock()
+	return nil
+}
+
+// errorf is a shorthand for the client-facing errors the front end makes.
+func errorf(code generic.Code, format string, args ...any) *generic.Error {
+	return generic.Errorf(code, format, args...)
+}

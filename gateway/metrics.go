@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+)
+
+// metrics are the gateway's Prometheus collectors.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	unmatched    prometheus.Counter
+	unregistered prometheus.Counter
+	version      *prometheus.GaugeVec
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_requests_total", Help: "HTTP requests by service, method, protocol and status.",
+		}, []string{"service", "method", "protocol", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rpcbridge_request_duration_seconds", Help: "HTTP request latency by service.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"service", "protocol"}),
+		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rpcbridge_unmatched_requests_total", Help: "Requests that matched no route or service (404).",
+		}),
+		unregistered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rpcbridge_unregistered_api_requests_total", Help: "Requests refused by registered-only mode (404).",
+		}),
+		version: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rpcbridge_config_info", Help: "The config version in force (value 1).",
+		}, []string{"version"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) configVersion(v string) {
+	m.version.Reset()
+	m.version.WithLabelValues(v).Set(1)
+}
+
+// observe records one finished request in metrics and the access log.
+func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start time.Time, st *state) {
+	elapsed := time.Since(start)
+	svc, method, proto := "", "", ""
+	if t != nil {
+		svc, method, proto = t.svc.Name, t.method, t.svc.Protocol
+	}
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
+	g.metrics.duration.WithLabelValues(svc, proto).Observe(elapsed.Seconds())
+	if st.cfg.Server.AccessLog {
+		g.log.Info("access", "method", r.Method, "path", r.URL.Path, "status", status,
+			"service", svc, "api", method, "bytes", w.bytes, "duration", elapsed.String(),
+			"remote", r.RemoteAddr, "request_id", r.Header.Get("X-Request-Id"))
+	}
+}
+
+// injectTrace forwards W3C trace context to the backend as metadata, so a
+// trace continues across the gateway.
+func (g *Gateway) injectTrace(r *http.Request, c *generic.Call) {
+	tp := r.Header.Get("Traceparent")
+	if tp == "" {
+		return
+	}
+	if c.Meta == nil {
+		c.Meta = map[string]string{}
+	}
+	c.Meta["traceparent"] = tp
+	if ts := r.Header.Get("Tracestate"); ts != "" {
+		c.Meta["tracestate"] = ts
+	}
+}

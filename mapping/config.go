@@ -1,0 +1,416 @@
+// Package mapping holds rpcbridge's YAML model: strict decoding, validation
+// with messages that name the route, service and field, the route table and
+// request matching.
+package mapping
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole gateway configuration (one YAML file).
+type Config struct {
+	Server      Server              `yaml:"server"`
+	Registries  []Registry          `yaml:"registries"`
+	Services    []Service           `yaml:"services"`
+	ServiceSets map[string][]string `yaml:"service_sets"`
+	Routes      []Route             `yaml:"routes"`
+}
+
+// Server configures the listeners and request handling.
+type Server struct {
+	// Listen is the data-plane address (HTTP/1.1 and h2c). Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// Admin is the control-plane address: /healthz, /readyz, /metrics, /admin/.
+	// Empty disables the control plane.
+	Admin string `yaml:"admin"`
+	// MaxBodyBytes caps request bodies. Default 4 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Zone is this gateway's zone, for same-zone routing.
+	Zone string `yaml:"zone"`
+	// TagHeader names the request header that selects tagged (gray)
+	// instances. Default "gray".
+	TagHeader string `yaml:"tag_header"`
+	// RegisteredOnly makes only APIs declared in YAML or reported by the SDK
+	// reachable; anything else is 404 without touching a backend.
+	RegisteredOnly bool `yaml:"registered_only"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// AccessLog writes one structured log line per request. Default false.
+	AccessLog bool  `yaml:"access_log"`
+	CORS      *CORS `yaml:"cors"`
+}
+
+// CORS configures cross-origin responses. Absent means no CORS headers.
+type CORS struct {
+	AllowOrigins     []string      `yaml:"allow_origins"`
+	AllowMethods     []string      `yaml:"allow_methods"`
+	AllowHeaders     []string      `yaml:"allow_headers"`
+	ExposeHeaders    []string      `yaml:"expose_headers"`
+	AllowCredentials bool          `yaml:"allow_credentials"`
+	MaxAge           time.Duration `yaml:"max_age"`
+}
+
+// Registry is a named service registry.
+type Registry struct {
+	Name      string     `yaml:"name"`
+	ZooKeeper *ZooKeeper `yaml:"zookeeper"`
+}
+
+// ZooKeeper configures a ZooKeeper registry.
+type ZooKeeper struct {
+	Servers []string `yaml:"servers"`
+	// Root is where the SDK registers. Default /rpcbridge.
+	Root string `yaml:"root"`
+	// SessionTimeout default 10s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+}
+
+// Service is one backend service.
+type Service struct {
+	// Name is the gateway's name for the service; the serviceName header
+	// and route-less calls use it.
+	Name string `yaml:"name"`
+	// Protocol: grpc | dubbo | triple | thrift | tars | http.
+	Protocol string `yaml:"protocol"`
+
+	GRPC   *GRPC        `yaml:"grpc"`
+	Dubbo  *Dubbo       `yaml:"dubbo"`
+	Thrift *Thrift      `yaml:"thrift"`
+	Tars   *Tars        `yaml:"tars"`
+	HTTP   *HTTPBackend `yaml:"http"`
+
+	// Instances is a static list of backend instances.
+	Instances []Instance `yaml:"instances"`
+	// Discovery finds instances in a registry instead (or as well).
+	Discovery *Discovery `yaml:"discovery"`
+
+	// Balancer: round_robin (default) | random | consistent_hash | least_request.
+	Balancer string `yaml:"balancer"`
+	// HashKey names where consistent_hash takes its key from.
+	HashKey *HashKey `yaml:"hash_key"`
+	// Timeout per call, default 3s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries on another instance after a connection failure. Default 1.
+	Retries *int `yaml:"retries"`
+	// ForwardHeaders are request headers sent to the backend as metadata.
+	ForwardHeaders []string `yaml:"forward_headers"`
+	// TagFallback: when no instance carries the requested tag, fall back to
+	// untagged instances (true, default) or fail with 503 (false).
+	TagFallback *bool `yaml:"tag_fallback"`
+	// Outlier configures passive ejection of failing instances.
+	Outlier *Outlier `yaml:"outlier"`
+	// HealthCheck configures active health checks.
+	HealthCheck *HealthCheck `yaml:"health_check"`
+	// APIs declares the service's APIs (methods), for registered_only mode
+	// and serviceName/scTag lookups without a schema round trip.
+	APIs []string `yaml:"apis"`
+}
+
+// HashKey names the request part consistent hashing keys on; one of them.
+type HashKey struct {
+	Header string `yaml:"header"`
+	Query  string `yaml:"query"`
+	Path   string `yaml:"path"`
+}
+
+// Outlier configures passive outlier ejection.
+type Outlier struct {
+	// ConsecutiveFailures ejects an instance after this many connection
+	// failures or 5xx-class errors in a row. Default 5; 0 keeps the default,
+	// a negative number disables ejection.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// BaseEjection is the first ejection's length; it grows with each
+	// ejection of the same instance. Default 10s.
+	BaseEjection time.Duration `yaml:"base_ejection"`
+	// MaxEjectionPercent caps the share of instances ejected at once.
+	// Default 50.
+	MaxEjectionPercent int `yaml:"max_ejection_percent"`
+}
+
+// HealthCheck configures active health checks.
+type HealthCheck struct {
+	// Interval between checks. Default 5s.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout of one check. Default 1s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Instance is one statically configured backend instance.
+type Instance struct {
+	Address  string            `yaml:"address"`
+	Weight   int               `yaml:"weight"`
+	Zone     string            `yaml:"zone"`
+	Tags     []string          `yaml:"tags"`
+	Metadata map[string]string `yaml:"metadata"`
+}
+
+// Discovery finds a service's instances in a registry.
+type Discovery struct {
+	// Registry names an entry of registries.
+	Registry string `yaml:"registry"`
+	// Service is the name the instances register under; default the
+	// service's name.
+	Service string `yaml:"service"`
+	// DubboNative reads /dubbo/<interface>/providers instead.
+	DubboNative bool `yaml:"dubbo_native"`
+}
+
+// GRPC configures a gRPC service.
+type GRPC struct {
+	// Service is the fully-qualified gRPC service, e.g. demo.v1.PeopleService.
+	Service string      `yaml:"service"`
+	Schema  *GRPCSchema `yaml:"schema"`
+	// ExposeHeaders are response headers/trailers copied to the HTTP reply.
+	ExposeHeaders []string `yaml:"expose_headers"`
+	// EmitDefaults writes zero-valued fields in replies.
+	EmitDefaults bool `yaml:"emit_defaults"`
+}
+
+// GRPCSchema selects where descriptors come from: one of the three.
+type GRPCSchema struct {
+	Reflection *Reflection `yaml:"reflection"`
+	Protoset   []string    `yaml:"protoset"`
+	Proto      *ProtoFiles `yaml:"proto"`
+}
+
+// Reflection reads descriptors from the server's reflection service.
+type Reflection struct {
+	// Refresh is the cache TTL. Default 5m.
+	Refresh time.Duration `yaml:"refresh"`
+}
+
+// ProtoFiles compiles .proto sources at start-up.
+type ProtoFiles struct {
+	Files       []string `yaml:"files"`
+	ImportPaths []string `yaml:"import_paths"`
+}
+
+// Dubbo configures a Dubbo (or Triple) service.
+type Dubbo struct {
+	Interface string                 `yaml:"interface"`
+	Group     string                 `yaml:"group"`
+	Version   string                 `yaml:"version"`
+	Methods   map[string]DubboMethod `yaml:"methods"`
+	// KeepClass keeps POJO class names in replies as "class".
+	KeepClass bool `yaml:"keep_class"`
+	// Exceptions maps Java exception classes to HTTP statuses (default 502).
+	Exceptions map[string]int `yaml:"exceptions"`
+}
+
+// DubboMethod is one method's Java parameter list.
+type DubboMethod struct {
+	Params []DubboParam `yaml:"params"`
+	// Overloads are further signatures of the same method name.
+	Overloads [][]DubboParam `yaml:"overloads"`
+}
+
+// DubboParam is one Java parameter.
+type DubboParam struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+}
+
+// Thrift configures a Thrift service.
+type Thrift struct {
+	IDL         string   `yaml:"idl"`
+	IncludeDirs []string `yaml:"include_dirs"`
+	Service     string   `yaml:"service"`
+	// Protocol: binary (default) | compact.
+	Protocol string `yaml:"protocol"`
+	// Transport: framed (default) | buffered.
+	Transport string `yaml:"transport"`
+	// Multiplexed is the service name on a multiplexed server.
+	Multiplexed string `yaml:"multiplexed"`
+	// PoolSize is the connections per instance. Default 16.
+	PoolSize    int           `yaml:"pool_size"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// Exceptions maps exception type names to HTTP statuses (default 502).
+	Exceptions map[string]int `yaml:"exceptions"`
+}
+
+// Tars configures a Tars servant.
+type Tars struct {
+	IDL         string   `yaml:"idl"`
+	IncludeDirs []string `yaml:"include_dirs"`
+	Servant     string   `yaml:"servant"`
+	Interface   string   `yaml:"interface"`
+	// Version: 1 = Tars protocol (default), 3 = TUP.
+	Version int `yaml:"version"`
+	// Conns is the TCP connections per instance. Default 2.
+	Conns int `yaml:"conns"`
+}
+
+// HTTPBackend configures a plain HTTP backend.
+type HTTPBackend struct {
+	// PathPrefix is prepended to /<method> on the backend. Default "/".
+	PathPrefix string `yaml:"path_prefix"`
+}
+
+// Route maps HTTP requests to a service method.
+type Route struct {
+	Match   Match  `yaml:"match"`
+	Service string `yaml:"service"`
+	// Method is the backend method. Empty with a prefix match: the rest of
+	// the path names the method.
+	Method string `yaml:"method"`
+	// Timeout overrides the service's timeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries overrides the service's retries.
+	Retries *int `yaml:"retries"`
+	// Idempotent allows retrying after the request reached a backend.
+	Idempotent bool `yaml:"idempotent"`
+}
+
+// Match selects requests: exactly one of Path and Prefix.
+type Match struct {
+	// Path is an exact path or a template with {name} segments.
+	Path string `yaml:"path"`
+	// Prefix matches every path that starts with it.
+	Prefix string `yaml:"prefix"`
+	// Methods are the HTTP methods; empty means any.
+	Methods []string `yaml:"methods"`
+	// Host restricts the route to a Host header (port ignored).
+	Host string `yaml:"host"`
+}
+
+// Load reads, strictly decodes and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse strictly decodes YAML (unknown keys are errors), applies defaults
+// and validates. Validation problems come back as *Problems.
+func Parse(data []byte) (*Config, error) {
+	c, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode strictly decodes YAML without defaults or validation.
+func Decode(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty")
+		}
+		return nil, withHint(data, err)
+	}
+	return &c, nil
+}
+
+// Defaults.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultTimeout      = 3 * time.Second
+	DefaultTagHeader    = "gray"
+	DefaultBalancer     = "round_robin"
+	DefaultRetries      = 1
+)
+
+// ApplyDefaults fills unset keys with their defaults.
+func (c *Config) ApplyDefaults() {
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Server.TagHeader == "" {
+		c.Server.TagHeader = DefaultTagHeader
+	}
+	if c.Server.ShutdownTimeout == 0 {
+		c.Server.ShutdownTimeout = 10 * time.Second
+	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.Balancer == "" {
+			s.Balancer = DefaultBalancer
+		}
+		if s.Timeout == 0 {
+			s.Timeout = DefaultTimeout
+		}
+		if s.Retries == nil {
+			r := DefaultRetries
+			s.Retries = &r
+		}
+		if s.TagFallback == nil {
+			t := true
+			s.TagFallback = &t
+		}
+		for j := range s.Instances {
+			if s.Instances[j].Weight == 0 {
+				s.Instances[j].Weight = 100
+			}
+		}
+		if s.Protocol == "grpc" && s.GRPC != nil && s.GRPC.Schema == nil {
+			s.GRPC.Schema = &GRPCSchema{Reflection: &Reflection{}}
+		}
+		if s.Thrift != nil {
+			if s.Thrift.Protocol == "" {
+				s.Thrift.Protocol = "binary"
+			}
+			if s.Thrift.Transport == "" {
+				s.Thrift.Transport = "framed"
+			}
+		}
+		if s.Tars != nil && s.Tars.Version == 0 {
+			s.Tars.Version = 1
+		}
+	}
+}
+
+// Service returns the named service, or nil.
+func (c *Config) Service(name string) *Service {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i]
+		}
+	}
+	return nil
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+):`)
+
+// withHint adds advice to a YAML syntax error on a line that holds an
+// unquoted path template inside a flow mapping, the most common mistake.
+func withHint(data []byte, err error) error {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	for _, i := range []int{n - 1, n - 2} {
+		if i >= 0 && i < len(lines) && strings.Contains(lines[i], "/{") && !strings.Contains(lines[i], `"/`) && !strings.Contains(lines[i], `'/`) {
+			return fmt.Errorf("%w (hint: quote path templates inside {...}: path: \"/v1/people/{id}\")", err)
+		}
+	}
+	return err
+}

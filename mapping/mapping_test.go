@@ -1,0 +1,267 @@
+package mapping
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+)
+
+const baseYAML = `
+server: {listen: 127.0.0.1:8080, admin: 127.0.0.1:9901}
+services:
+  - name: people
+    protocol: grpc
+    grpc: {service: demo.v1.PeopleService}
+    instances: [{address: 127.0.0.1:50051}]
+  - name: users
+    protocol: dubbo
+    dubbo:
+      interface: org.example.UserService
+      methods:
+        getUser: {params: [{name: id, type: java.lang.Long}]}
+    instances: [{address: 127.0.0.1:20880}]
+service_sets:
+  mall: [users, people]
+routes:
+  - match: {path: "/v1/people/{id}", methods: [GET]}
+    service: people
+    method: Get
+  - match: {path: /v1/people/me, methods: [GET]}
+    service: people
+    method: Me
+  - match: {path: "/v1/people:echo", methods: [POST]}
+    service: people
+    method: Echo
+  - match: {prefix: /users/}
+    service: users
+  - match: {prefix: /users/admin/}
+    service: people
+    method: Admin
+  - match: {path: "/v1/people/{id}", methods: [GET], host: api.example.com}
+    service: users
+    method: getUser
+`
+
+func mustParse(t *testing.T, y string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(y))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func TestParseAppliesDefaults(t *testing.T) {
+	c := mustParse(t, baseYAML)
+	s := c.Service("people")
+	if s.Balancer != "round_robin" || s.Timeout != DefaultTimeout || *s.Retries != 1 || !*s.TagFallback {
+		t.Fatalf("defaults: got balancer=%q timeout=%s retries=%d fallback=%v", s.Balancer, s.Timeout, *s.Retries, *s.TagFallback)
+	}
+	if s.GRPC.Schema == nil || s.GRPC.Schema.Reflection == nil {
+		t.Fatalf("grpc schema default: got %+v, want reflection", s.GRPC.Schema)
+	}
+	if c.Server.MaxBodyBytes != DefaultMaxBodyBytes || c.Server.TagHeader != "gray" {
+		t.Fatalf("server defaults: got %d %q", c.Server.MaxBodyBytes, c.Server.TagHeader)
+	}
+	if s.Instances[0].Weight != 100 {
+		t.Fatalf("weight default: got %d want 100", s.Instances[0].Weight)
+	}
+}
+
+func TestUnknownKeyIsAnErrorWithItsLine(t *testing.T) {
+	_, err := Parse([]byte("server:\n  listen: 127.0.0.1:1\n  lisen: x\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "lisen") {
+		t.Fatalf("got %v, want an error naming line 3 and field lisen", err)
+	}
+}
+
+func TestValidationNamesServiceRouteAndField(t *testing.T) {
+	y := `
+services:
+  - name: a
+    protocol: thrift
+    thrift: {idl: x.thrift, service: S, protocol: json}
+    instances: [{address: nohost}]
+  - name: a
+    protocol: grpcx
+    instances: [{address: 127.0.0.1:1}]
+  - name: c
+    protocol: grpc
+    grpc: {service: x.Y}
+    balancer: consistent_hash
+    discovery: {registry: nope}
+service_sets:
+  s1: [a, missing]
+routes:
+  - match: {path: "/x/{id}"}
+    service: ghost
+    method: M
+  - match: {prefix: x}
+    service: a
+  - match: {path: "/x/{id}/{id}"}
+    service: a
+    method: M
+`
+	_, err := Parse([]byte(y))
+	p, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("got %T %v, want Problems", err, err)
+	}
+	want := []string{
+		`services[0] "a": thrift.protocol: want binary or compact, got "json"`,
+		`services[0] "a": instances[0].address: want host:port, got "nohost"`,
+		`services[1] "a": duplicate service name, previously used by services[0]`,
+		`services[1] "a": protocol: want one of grpc, dubbo, triple, thrift, tars, http, got "grpcx"`,
+		`services[2] "c": balancer consistent_hash needs hash_key`,
+		`services[2] "c": discovery.registry "nope" is not defined in registries`,
+		`service_sets.s1: service "missing" is not defined`,
+		`routes[0] (/x/{id}): service "ghost" is not defined`,
+		`routes[1] (prefix x): match.prefix must start with /, got "x"`,
+		`routes[2] (/x/{id}/{id}): match.path: parameter {id} appears twice`,
+	}
+	all := p.Error()
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("problems lack %q; got:\n%s", w, all)
+		}
+	}
+}
+
+func TestDuplicateRoutesNameBoth(t *testing.T) {
+	y := strings.Replace(baseYAML, "routes:\n", "routes:\n  - match: {path: \"/v1/people/{pid}\", methods: [GET, POST]}\n    service: people\n    method: Other\n", 1)
+	_, err := Parse([]byte(y))
+	if err == nil || !strings.Contains(err.Error(), "routes[1] (/v1/people/{id}) duplicates routes[0] (/v1/people/{pid})") {
+		t.Fatalf("got %v, want a duplicate naming routes[1] and routes[0]", err)
+	}
+}
+
+func TestLookupPrecedence(t *testing.T) {
+	tbl, err := NewTable(mustParse(t, baseYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, host, path      string
+		wantService, wantMethod string
+		wantParams              string
+		wantCode                generic.Code
+	}{
+		{"GET", "", "/v1/people/42", "people", "Get", "id=42", ""},
+		{"GET", "", "/v1/people/9007199254740993", "people", "Get", "id=9007199254740993", ""},
+		{"GET", "", "/v1/people/me", "people", "Me", "", ""},           // exact beats template
+		{"GET", "", "/v1/people/a%20b", "people", "Get", "id=a b", ""}, // unescaped
+		{"POST", "", "/v1/people:echo", "people", "Echo", "", ""},      // literal colon
+		{"POST", "", "/v1/people/42", "", "", "", generic.CodeMethodNotAllowed},
+		{"GET", "", "/users/getUser", "users", "getUser", "", ""},                       // prefix names method
+		{"POST", "", "/users/admin/x", "people", "Admin", "", ""},                       // longest prefix
+		{"GET", "api.example.com:8080", "/v1/people/7", "users", "getUser", "id=7", ""}, // host wins
+		{"GET", "", "/nothing/here", "", "", "", generic.CodeNotFound},
+		{"GET", "", "/v1/people/42/extra", "", "", "", generic.CodeNotFound},
+	}
+	for _, c := range cases {
+		m, code := tbl.Lookup(c.method, c.host, c.path)
+		if c.wantCode != "" {
+			if m != nil || code != c.wantCode {
+				t.Errorf("%s %s: got %v %q, want code %s", c.method, c.path, m, code, c.wantCode)
+			}
+			continue
+		}
+		if m == nil {
+			t.Errorf("%s %s: got no match (%s), want %s.%s", c.method, c.path, code, c.wantService, c.wantMethod)
+			continue
+		}
+		var ps []string
+		for _, p := range m.Params {
+			ps = append(ps, p.Name+"="+p.Value)
+		}
+		if m.Route.Service != c.wantService || m.Method != c.wantMethod || strings.Join(ps, ",") != c.wantParams {
+			t.Errorf("%s %s: got %s.%s %v, want %s.%s %s", c.method, c.path, m.Route.Service, m.Method, ps, c.wantService, c.wantMethod, c.wantParams)
+		}
+	}
+}
+
+func TestResolvePathsIsRelativeToConfigDir(t *testing.T) {
+	c := &Config{Services: []Service{{Thrift: &Thrift{IDL: "a.thrift", IncludeDirs: []string{"inc", "/abs"}}}}}
+	c.ResolvePaths("/etc/rb")
+	if got := c.Services[0].Thrift.IDL; got != "/etc/rb/a.thrift" {
+		t.Fatalf("got %s want /etc/rb/a.thrift", got)
+	}
+	if got := c.Services[0].Thrift.IncludeDirs; got[0] != "/etc/rb/inc" || got[1] != "/abs" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// bigConfig builds n routes: half exact, half templates.
+func bigConfig(n int) *Config {
+	c := &Config{Services: []Service{{Name: "s", Protocol: "http", Instances: []Instance{{Address: "127.0.0.1:1"}}}}}
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("/api/v%d/res%d/items", i%7, i)
+		if i%2 == 1 {
+			p = fmt.Sprintf("/api/v%d/res%d/{id}/detail", i%7, i)
+		}
+		c.Routes = append(c.Routes, Route{Match: Match{Path: p, Methods: []string{"GET"}}, Service: "s", Method: fmt.Sprint("M", i)})
+	}
+	c.ApplyDefaults()
+	return c
+}
+
+func TestTableOf50000RoutesMatchesEveryRoute(t *testing.T) {
+	c := bigConfig(50000)
+	tbl, err := NewTable(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50000; i += 997 {
+		p := fmt.Sprintf("/api/v%d/res%d/items", i%7, i)
+		if i%2 == 1 {
+			p = fmt.Sprintf("/api/v%d/res%d/42/detail", i%7, i)
+		}
+		m, code := tbl.Lookup("GET", "", p)
+		if m == nil || m.Method != fmt.Sprint("M", i) {
+			t.Fatalf("%s: got %v %s, want M%d", p, m, code, i)
+		}
+	}
+}
+
+func benchLookup(b *testing.B, n int, template bool) {
+	tbl, err := NewTable(bigConfig(n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := n / 2
+	if template && i%2 == 0 {
+		i++
+	} else if !template && i%2 == 1 {
+		i--
+	}
+	p := fmt.Sprintf("/api/v%d/res%d/items", i%7, i)
+	if template {
+		p = fmt.Sprintf("/api/v%d/res%d/42/detail", i%7, i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if m, _ := tbl.Lookup("GET", "", p); m == nil {
+			b.Fatal("no match")
+		}
+	}
+}
+
+func BenchmarkLookupExact10(b *testing.B)       { benchLookup(b, 10, false) }
+func BenchmarkLookupExact1000(b *testing.B)     { benchLookup(b, 1000, false) }
+func BenchmarkLookupExact50000(b *testing.B)    { benchLookup(b, 50000, false) }
+func BenchmarkLookupTemplate10(b *testing.B)    { benchLookup(b, 10, true) }
+func BenchmarkLookupTemplate1000(b *testing.B)  { benchLookup(b, 1000, true) }
+func BenchmarkLookupTemplate50000(b *testing.B) { benchLookup(b, 50000, true) }
+
+func BenchmarkBuildTable50000(b *testing.B) {
+	c := bigConfig(50000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewTable(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,358 @@
+package mapping
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+)
+
+// Table matches HTTP requests to routes. Exact paths are looked up in a
+// hash map; templates and prefixes in a trie of path segments. Precedence:
+// an exact path, then a template (a literal segment beats a {param} at the
+// same depth), then the longest prefix. Among routes on the same path, one
+// naming the request's host beats one that names no host. A Table is
+// immutable once built and safe for concurrent use.
+type Table struct {
+	exact map[string][]*entry
+	root  node
+	n     int
+}
+
+// RouteMatch is the outcome of a successful lookup.
+type RouteMatch struct {
+	Route *Route
+	// Index is the route's position in the config.
+	Index int
+	// Method is the backend method: the route's, or for a prefix route
+	// without one, the first path segment after the prefix.
+	Method string
+	// Params are the template's path parameters.
+	Params []generic.Param
+}
+
+type entry struct {
+	index   int
+	route   *Route
+	methods []string // upper case; empty = any
+	host    string
+	prefix  bool
+	names   []string // template parameter names, in path order
+}
+
+type node struct {
+	literal  map[string]*node
+	param    *node
+	names    []string // param names along the way, for templates ending here
+	entries  []*entry // templates ending at this node
+	prefixes []*entry // prefixes ending at this node
+}
+
+// segment is one parsed template segment.
+type segment struct {
+	literal string
+	param   string
+}
+
+func parseTemplate(path string) ([]segment, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("must start with /, got %q", path)
+	}
+	var segs []segment
+	names := map[string]bool{}
+	for _, s := range splitPath(path) {
+		if strings.HasPrefix(s, "{") {
+			if !strings.HasSuffix(s, "}") || len(s) < 3 || strings.ContainsAny(s[1:len(s)-1], "{}/") {
+				return nil, fmt.Errorf("bad parameter segment %q: want {name}", s)
+			}
+			name := s[1 : len(s)-1]
+			if names[name] {
+				return nil, fmt.Errorf("parameter {%s} appears twice", name)
+			}
+			names[name] = true
+			segs = append(segs, segment{param: name})
+			continue
+		}
+		if strings.ContainsAny(s, "{}") {
+			return nil, fmt.Errorf("segment %q: a parameter must be a whole segment", s)
+		}
+		segs = append(segs, segment{literal: s})
+	}
+	return segs, nil
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func isTemplate(p string) bool { return strings.Contains(p, "{") }
+
+// NewTable builds the route table of c. Routes that would shadow each other
+// (same path shape, overlapping HTTP methods, same host) are Problems that
+// name both routes.
+func NewTable(c *Config) (*Table, error) {
+	t := &Table{exact: make(map[string][]*entry)}
+	var p Problems
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		e := &entry{index: i, route: r, host: strings.ToLower(r.Match.Host)}
+		for _, m := range r.Match.Methods {
+			e.methods = append(e.methods, strings.ToUpper(m))
+		}
+		var list []*entry
+		var store func([]*entry)
+		switch {
+		case r.Match.Path != "" && !isTemplate(r.Match.Path):
+			key := "/" + strings.Join(splitPath(r.Match.Path), "/")
+			list = t.exact[key]
+			store = func(l []*entry) { t.exact[key] = l }
+		case r.Match.Path != "":
+			segs, err := parseTemplate(r.Match.Path)
+			if err != nil {
+				continue // reported by Validate
+			}
+			n := &t.root
+			var names []string
+			for _, s := range segs {
+				if s.param != "" {
+					if n.param == nil {
+						n.param = &node{}
+					}
+					n = n.param
+					names = append(names, s.param)
+					continue
+				}
+				n = n.child(s.literal)
+			}
+			if n.entries != nil && !sameNames(n.names, names) {
+				other := n.entries[0]
+				p = append(p, fmt.Sprintf("routes[%d] (%s): path parameters are named differently from routes[%d] (%s) at the same place", i, r.Match.Path, other.index, other.route.Match.Path))
+			}
+			n.names = names
+			e.names = names
+			list = n.entries
+			store = func(l []*entry) { n.entries = l }
+		case r.Match.Prefix != "":
+			n := &t.root
+			for _, s := range splitPath(r.Match.Prefix) {
+				n = n.child(s)
+			}
+			e.prefix = true
+			list = n.prefixes
+			store = func(l []*entry) { n.prefixes = l }
+		default:
+			continue
+		}
+		for _, o := range list {
+			if o.host == e.host && methodsOverlap(o.methods, e.methods) {
+				p = append(p, fmt.Sprintf("routes[%d] (%s) duplicates routes[%d] (%s)%s", i, describe(r), o.index, describe(o.route), overlapText(o.methods, e.methods)))
+			}
+		}
+		store(append(list, e))
+		t.n++
+	}
+	// Host-specific entries first, so that they win.
+	sortHostFirst := func(l []*entry) {
+		for i := 1; i < len(l); i++ {
+			for j := i; j > 0 && l[j].host != "" && l[j-1].host == ""; j-- {
+				l[j], l[j-1] = l[j-1], l[j]
+			}
+		}
+	}
+	t.root.walk(func(n *node) { sortHostFirst(n.entries); sortHostFirst(n.prefixes) })
+	if len(p) > 0 {
+		return nil, p
+	}
+	for _, l := range t.exact {
+		sortHostFirst(l)
+	}
+	return t, nil
+}
+
+func describe(r *Route) string {
+	if r.Match.Path != "" {
+		return r.Match.Path
+	}
+	return "prefix " + r.Match.Prefix
+}
+
+func overlapText(a, b []string) string {
+	if len(a) == 0 && len(b) == 0 {
+		return ""
+	}
+	return " for the same HTTP methods"
+}
+
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func methodsOverlap(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (n *node) child(lit string) *node {
+	if n.literal == nil {
+		n.literal = make(map[string]*node)
+	}
+	c := n.literal[lit]
+	if c == nil {
+		c = &node{}
+		n.literal[lit] = c
+	}
+	return c
+}
+
+func (n *node) walk(f func(*node)) {
+	f(n)
+	for _, c := range n.literal {
+		c.walk(f)
+	}
+	if n.param != nil {
+		n.param.walk(f)
+	}
+}
+
+// Len is the number of routes in the table.
+func (t *Table) Len() int { return t.n }
+
+// Lookup matches a request. It returns the match, or nil and
+// generic.CodeNotFound when no route's path matches, or nil and
+// generic.CodeMethodNotAllowed when a path matches but not its HTTP method.
+func (t *Table) Lookup(method, host, path string) (*RouteMatch, generic.Code) {
+	if host != "" {
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+			host = host[:i]
+		}
+		host = strings.ToLower(host)
+	}
+	pathMatched := false
+	key := path
+	if len(key) > 1 && key[len(key)-1] == '/' || strings.Contains(key, "//") {
+		key = "/" + strings.Join(splitPath(key), "/")
+	}
+	if l, ok := t.exact[key]; ok {
+		pathMatched = true
+		if e := pick(l, method, host); e != nil {
+			return &RouteMatch{Route: e.route, Index: e.index, Method: e.route.Method}, ""
+		}
+	}
+	// Walk the trie segment by segment without splitting the path.
+	var best *entry
+	var bestRest string
+	var vals []string
+	var walk func(n *node, rest string) *entry
+	walk = func(n *node, rest string) *entry {
+		for len(rest) > 0 && rest[0] == '/' {
+			rest = rest[1:]
+		}
+		if len(n.prefixes) > 0 {
+			if e := pick(n.prefixes, method, host); e != nil {
+				best, bestRest = e, rest
+			} else {
+				pathMatched = true
+			}
+		}
+		if rest == "" {
+			if len(n.entries) > 0 {
+				pathMatched = true
+				return pick(n.entries, method, host)
+			}
+			return nil
+		}
+		seg, next := rest, ""
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, next = rest[:i], rest[i:]
+		}
+		if c := n.literal[seg]; c != nil {
+			if e := walk(c, next); e != nil {
+				return e
+			}
+		}
+		if n.param != nil {
+			vals = append(vals, seg)
+			if e := walk(n.param, next); e != nil {
+				return e
+			}
+			vals = vals[:len(vals)-1]
+		}
+		return nil
+	}
+	if e := walk(&t.root, path); e != nil {
+		m := &RouteMatch{Route: e.route, Index: e.index, Method: e.route.Method}
+		if len(vals) > 0 {
+			m.Params = make([]generic.Param, 0, len(vals))
+		}
+		for i, v := range vals {
+			if i < len(e.names) {
+				m.Params = append(m.Params, generic.Param{Name: e.names[i], Value: unescape(v), Path: true})
+			}
+		}
+		return m, ""
+	}
+	if best != nil {
+		m := &RouteMatch{Route: best.route, Index: best.index, Method: best.route.Method}
+		if m.Method == "" {
+			seg := bestRest
+			if i := strings.IndexByte(seg, '/'); i >= 0 {
+				seg = seg[:i]
+			}
+			m.Method = unescape(seg)
+		}
+		return m, ""
+	}
+	if pathMatched {
+		return nil, generic.CodeMethodNotAllowed
+	}
+	return nil, generic.CodeNotFound
+}
+
+func pick(l []*entry, method, host string) *entry {
+	for _, e := range l {
+		if e.host != "" && e.host != host {
+			continue
+		}
+		if len(e.methods) == 0 {
+			return e
+		}
+		for _, m := range e.methods {
+			if m == method {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func unescape(s string) string {
+	if !strings.ContainsRune(s, '%') {
+		return s
+	}
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}

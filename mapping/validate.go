@@ -1,0 +1,295 @@
+package mapping
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Problems lists every validation problem of a config, each naming the
+// service, route or key and the conflict.
+type Problems []string
+
+func (p Problems) Error() string {
+	if len(p) == 1 {
+		return p[0]
+	}
+	return fmt.Sprintf("%d problems:\n  %s", len(p), strings.Join(p, "\n  "))
+}
+
+var (
+	serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]*$`)
+	httpMethods   = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+)
+
+// Protocols lists the protocol names a service may use.
+var protocols = []string{"grpc", "dubbo", "triple", "thrift", "tars", "http"}
+
+// Validate checks the config and returns Problems (nil when valid). It
+// assumes ApplyDefaults has run.
+func (c *Config) Validate() error {
+	var p Problems
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if c.Server.MaxBodyBytes < 0 {
+		add("server.max_body_bytes: must be positive, got %d", c.Server.MaxBodyBytes)
+	}
+	checkAddr := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			add("%s: want host:port, got %q", key, v)
+		}
+	}
+	checkAddr("server.listen", c.Server.Listen)
+	checkAddr("server.admin", c.Server.Admin)
+	if c.Server.Admin != "" && c.Server.Admin == c.Server.Listen {
+		add("server.admin: %q is also server.listen; the control plane needs its own port", c.Server.Admin)
+	}
+
+	registries := map[string]bool{}
+	for i, r := range c.Registries {
+		where := fmt.Sprintf("registries[%d]", i)
+		if r.Name == "" {
+			add("%s: name is required", where)
+		} else if registries[r.Name] {
+			add("%s: duplicate registry name %q", where, r.Name)
+		}
+		registries[r.Name] = true
+		if r.ZooKeeper == nil {
+			add("%s %q: zookeeper is required", where, r.Name)
+			continue
+		}
+		if len(r.ZooKeeper.Servers) == 0 {
+			add("%s %q: zookeeper.servers is required", where, r.Name)
+		}
+		for _, s := range r.ZooKeeper.Servers {
+			checkAddr(where+" zookeeper.servers", s)
+		}
+		if r.ZooKeeper.Root != "" && !strings.HasPrefix(r.ZooKeeper.Root, "/") {
+			add("%s %q: zookeeper.root must start with /, got %q", where, r.Name, r.ZooKeeper.Root)
+		}
+	}
+
+	seen := map[string]int{}
+	for i := range c.Services {
+		s := &c.Services[i]
+		where := fmt.Sprintf("services[%d]", i)
+		if s.Name == "" {
+			add("%s: name is required", where)
+		} else {
+			where = fmt.Sprintf("services[%d] %q", i, s.Name)
+			if !serviceNameRE.MatchString(s.Name) {
+				add("%s: name may hold letters, digits, '_', '-' and '.', got %q", where, s.Name)
+			}
+			if j, dup := seen[s.Name]; dup {
+				add("%s: duplicate service name, previously used by services[%d]", where, j)
+			}
+			seen[s.Name] = i
+		}
+		c.validateService(s, where, registries, add)
+	}
+
+	for name, members := range c.ServiceSets {
+		if len(members) == 0 {
+			add("service_sets.%s: lists no services", name)
+		}
+		for _, m := range members {
+			if c.Service(m) == nil {
+				add("service_sets.%s: service %q is not defined", name, m)
+			}
+		}
+	}
+
+	for i, r := range c.Routes {
+		where := fmt.Sprintf("routes[%d]", i)
+		if r.Match.Path != "" {
+			where += " (" + r.Match.Path + ")"
+		} else if r.Match.Prefix != "" {
+			where += " (prefix " + r.Match.Prefix + ")"
+		}
+		switch {
+		case r.Match.Path == "" && r.Match.Prefix == "":
+			add("%s: match needs path or prefix", where)
+		case r.Match.Path != "" && r.Match.Prefix != "":
+			add("%s: match takes path or prefix, not both", where)
+		case r.Match.Path != "":
+			if _, err := parseTemplate(r.Match.Path); err != nil {
+				add("%s: match.path: %v", where, err)
+			}
+			if r.Method == "" {
+				add("%s: method is required with match.path", where)
+			}
+		default:
+			if !strings.HasPrefix(r.Match.Prefix, "/") {
+				add("%s: match.prefix must start with /, got %q", where, r.Match.Prefix)
+			}
+		}
+		for _, m := range r.Match.Methods {
+			if !httpMethods[strings.ToUpper(m)] {
+				add("%s: match.methods: unknown HTTP method %q", where, m)
+			}
+		}
+		if r.Service == "" {
+			add("%s: service is required", where)
+		} else if c.Service(r.Service) == nil {
+			add("%s: service %q is not defined", where, r.Service)
+		}
+		if r.Timeout < 0 {
+			add("%s: timeout must be positive, got %s", where, r.Timeout)
+		}
+		if r.Retries != nil && *r.Retries < 0 {
+			add("%s: retries must be 0 or more, got %d", where, *r.Retries)
+		}
+	}
+	// Conflicts between routes are reported by building the table.
+	if _, err := NewTable(c); err != nil {
+		if tp, ok := err.(Problems); ok {
+			p = append(p, tp...)
+		} else {
+			add("%v", err)
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+func (c *Config) validateService(s *Service, where string, registries map[string]bool, add func(string, ...any)) {
+	sections := map[string]bool{"grpc": s.GRPC != nil, "dubbo": s.Dubbo != nil, "thrift": s.Thrift != nil, "tars": s.Tars != nil, "http": s.HTTP != nil}
+	known := false
+	for _, p := range protocols {
+		known = known || p == s.Protocol
+	}
+	if !known {
+		add("%s: protocol: want one of %s, got %q", where, strings.Join(protocols, ", "), s.Protocol)
+	}
+	section := s.Protocol
+	if section == "triple" {
+		section = "dubbo"
+	}
+	var extra []string
+	for k, set := range sections {
+		if set && k != section {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		add("%s: has a %s section but protocol is %q", where, k, s.Protocol)
+	}
+	switch s.Protocol {
+	case "grpc":
+		if s.GRPC == nil || s.GRPC.Service == "" {
+			add("%s: grpc.service is required (the fully-qualified gRPC service)", where)
+		}
+		if s.GRPC != nil && s.GRPC.Schema != nil {
+			n := 0
+			if s.GRPC.Schema.Reflection != nil {
+				n++
+			}
+			if len(s.GRPC.Schema.Protoset) > 0 {
+				n++
+			}
+			if s.GRPC.Schema.Proto != nil {
+				n++
+				if len(s.GRPC.Schema.Proto.Files) == 0 {
+					add("%s: grpc.schema.proto.files is required", where)
+				}
+			}
+			if n > 1 {
+				add("%s: grpc.schema takes one of reflection, protoset and proto", where)
+			}
+		}
+	case "dubbo", "triple":
+		if s.Dubbo == nil || s.Dubbo.Interface == "" {
+			add("%s: dubbo.interface is required", where)
+		}
+		if s.Dubbo != nil {
+			for m, sig := range s.Dubbo.Methods {
+				for j, prm := range sig.Params {
+					if prm.Type == "" {
+						add("%s: dubbo.methods.%s.params[%d]: type is required", where, m, j)
+					}
+				}
+			}
+		}
+	case "thrift":
+		if s.Thrift == nil {
+			add("%s: thrift section is required", where)
+			break
+		}
+		if s.Thrift.IDL == "" {
+			add("%s: thrift.idl is required", where)
+		}
+		if s.Thrift.Service == "" {
+			add("%s: thrift.service is required", where)
+		}
+		if s.Thrift.Protocol != "binary" && s.Thrift.Protocol != "compact" {
+			add("%s: thrift.protocol: want binary or compact, got %q", where, s.Thrift.Protocol)
+		}
+		if s.Thrift.Transport != "framed" && s.Thrift.Transport != "buffered" {
+			add("%s: thrift.transport: want framed or buffered, got %q", where, s.Thrift.Transport)
+		}
+	case "tars":
+		if s.Tars == nil {
+			add("%s: tars section is required", where)
+			break
+		}
+		if s.Tars.IDL == "" {
+			add("%s: tars.idl is required", where)
+		}
+		if s.Tars.Servant == "" {
+			add("%s: tars.servant is required (App.Server.Obj)", where)
+		}
+		if s.Tars.Interface == "" {
+			add("%s: tars.interface is required", where)
+		}
+		if s.Tars.Version != 1 && s.Tars.Version != 3 {
+			add("%s: tars.version: want 1 or 3, got %d", where, s.Tars.Version)
+		}
+	}
+	if len(s.Instances) == 0 && s.Discovery == nil {
+		add("%s: needs instances or discovery", where)
+	}
+	for j, in := range s.Instances {
+		if _, _, err := net.SplitHostPort(in.Address); err != nil {
+			add("%s: instances[%d].address: want host:port, got %q", where, j, in.Address)
+		}
+		if in.Weight < 0 {
+			add("%s: instances[%d].weight must be positive, got %d", where, j, in.Weight)
+		}
+	}
+	if s.Discovery != nil {
+		if s.Discovery.Registry == "" {
+			add("%s: discovery.registry is required", where)
+		} else if !registries[s.Discovery.Registry] {
+			add("%s: discovery.registry %q is not defined in registries", where, s.Discovery.Registry)
+		}
+		if s.Discovery.DubboNative && s.Protocol != "dubbo" && s.Protocol != "triple" {
+			add("%s: discovery.dubbo_native needs protocol dubbo or triple, got %q", where, s.Protocol)
+		}
+	}
+	switch s.Balancer {
+	case "round_robin", "random", "least_request":
+	case "consistent_hash":
+		if s.HashKey == nil || (s.HashKey.Header == "" && s.HashKey.Query == "" && s.HashKey.Path == "") {
+			add("%s: balancer consistent_hash needs hash_key (header, query or path)", where)
+		}
+	default:
+		add("%s: balancer: want round_robin, random, consistent_hash or least_request, got %q", where, s.Balancer)
+	}
+	if s.Timeout < 0 {
+		add("%s: timeout must be positive, got %s", where, s.Timeout)
+	}
+	if s.Retries != nil && *s.Retries < 0 {
+		add("%s: retries must be 0 or more, got %d", where, *s.Retries)
+	}
+	if s.Outlier != nil && (s.Outlier.MaxEjectionPercent < 0 || s.Outlier.MaxEjectionPercent > 100) {
+		add("%s: outlier.max_ejection_percent: want 0 to 100, got %d", where, s.Outlier.MaxEjectionPercent)
+	}
+}
