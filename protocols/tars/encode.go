@@ -562,5 +562,3 @@ func parseUint(v []byte, bits int) (uint64, error) {
 	}
 	return generic.ParseUint(v, bits)
 }
-
-

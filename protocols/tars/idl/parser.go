@@ -74,7 +74,7 @@ func (p *parser) expect(s string) *Error {
 }
 
 var keywords = map[string]bool{
-	"module": true, "struct": true, "enum": true, "const": true, "interface": true, "key": true,
+	"module": true, "struct": true, "enum": true, "const": true, "interface": true,
 	"require": true, "optional": true, "out": true, "routekey": true, "void": true, "unsigned": true,
 	"bool": true, "byte": true, "short": true, "int": true, "long": true, "float": true,
 	"double": true, "string": true, "vector": true, "map": true, "true": true, "false": true,
