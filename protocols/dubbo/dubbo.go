@@ -1,0 +1,609 @@
+// Package dubbo is rpcbridge's Dubbo adapter: it turns a JSON request into
+// a Dubbo generic call ($invoke, Hessian2) to one provider instance over
+// the dubbo protocol or Triple, and the reply back into JSON.
+//
+// Parameter types come from configuration (Options.Methods and
+// Overloads), from Options.TypesFor, or from the request itself
+// ({"types": [...], "args": [...]}).
+package dubbo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+
+	dubbogo "dubbo.apache.org/dubbo-go/v3"
+	"dubbo.apache.org/dubbo-go/v3/client"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	dgeneric "dubbo.apache.org/dubbo-go/v3/filter/generic"
+	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
+	"dubbo.apache.org/dubbo-go/v3/logger"
+	dhessian "dubbo.apache.org/dubbo-go/v3/protocol/dubbo/hessian2"
+	hessian "github.com/apache/dubbo-go-hessian2"
+	"github.com/apache/dubbo-go-hessian2/java_exception"
+
+	// dubbo-go extensions the generic client needs, registered by their
+	// packages: the direct-URL cluster and balancer, the consumer filters,
+	// the proxy factory and the two protocols.
+	_ "dubbo.apache.org/dubbo-go/v3/cluster/cluster/failfast"
+	_ "dubbo.apache.org/dubbo-go/v3/cluster/loadbalance/random"
+	_ "dubbo.apache.org/dubbo-go/v3/filter/graceful_shutdown"
+	_ "dubbo.apache.org/dubbo-go/v3/protocol/dubbo"
+	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
+	_ "dubbo.apache.org/dubbo-go/v3/proxy/proxy_factory"
+)
+
+// Param is one method parameter: its JSON name and its Java type
+// (java.lang.Long, long, org.example.User, int[], [Ljava.lang.String;,
+// java.util.List<java.lang.Long>, ...).
+type Param struct {
+	Name string
+	Type string
+}
+
+// Method is one method signature.
+type Method struct {
+	Params []Param
+	// Returns is the Java return type, when known (for Describe).
+	Returns string
+}
+
+// Options configures the adapter for one Dubbo service.
+type Options struct {
+	// Interface is the Java interface name (required).
+	Interface string
+	// Group and Version select the provider's service; both empty by
+	// default.
+	Group   string
+	Version string
+	// Protocol is "dubbo" (default: the dubbo protocol with Hessian2) or
+	// "tri" (Triple, also written "triple").
+	Protocol string
+	// Methods gives one signature per method; it wins over other sources.
+	Methods map[string]Method
+	// Overloads gives extra signatures of overloaded methods.
+	Overloads map[string][]Method
+	// TypesFor is consulted for methods that Methods and Overloads do not
+	// name (SDK-reported APIs, a metadata report). It may be nil; it must
+	// be fast and safe for concurrent use.
+	TypesFor func(method string) []Method
+	// KeepClass keeps POJO class names in replies as "class".
+	KeepClass bool
+	// ExceptionStatus maps Java exception classes to HTTP statuses
+	// (default 502).
+	ExceptionStatus map[string]int
+	// RequestTimeout bounds a call whose ctx has no deadline (default 3s).
+	RequestTimeout time.Duration
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// apacheGenericException is Java Dubbo's
+// org.apache.dubbo.rpc.service.GenericException, the wrapper of
+// exceptions thrown by generic calls. hessian2 only knows the older
+// com.alibaba name; registering dubbo-go's GenericException under this
+// name keeps the wrapped class and message.
+const apacheGenericException = "org.apache.dubbo.rpc.service.GenericException"
+
+// Protocol creates Clients for one configured Dubbo service. It implements
+// generic.Protocol.
+type Protocol struct {
+	o       Options
+	name    string
+	proto   string // dubbo-go protocol: "dubbo" or "tri"
+	ins     *dubbogo.Instance
+	log     *slog.Logger
+	methods map[string][]signature
+}
+
+// signature is a Method prepared for calls.
+type signature struct {
+	params []Param
+	types  []string // wire type names
+	input  *generic.Type
+}
+
+// New checks o and prepares the adapter. It dials nothing.
+func New(o Options) (*Protocol, error) {
+	if strings.TrimSpace(o.Interface) == "" {
+		return nil, fmt.Errorf("dubbo: interface is required")
+	}
+	p := &Protocol{o: o, log: o.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	switch strings.ToLower(o.Protocol) {
+	case "", "dubbo":
+		p.name, p.proto = "dubbo", "dubbo"
+	case "tri", "triple":
+		p.name, p.proto = "triple", "tri"
+	default:
+		return nil, fmt.Errorf("dubbo: protocol must be dubbo or tri, got %q", o.Protocol)
+	}
+	if p.o.RequestTimeout <= 0 {
+		p.o.RequestTimeout = 3 * time.Second
+	}
+	p.methods = make(map[string][]signature)
+	add := func(name string, m Method) error {
+		s, err := newSignature(m)
+		if err != nil {
+			return fmt.Errorf("dubbo: method %q: %w", name, err)
+		}
+		p.methods[name] = append(p.methods[name], s)
+		return nil
+	}
+	for name, m := range o.Methods {
+		if err := add(name, m); err != nil {
+			return nil, err
+		}
+	}
+	for name, ms := range o.Overloads {
+		for _, m := range ms {
+			if err := add(name, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Keep the wrapped class of Java's org.apache GenericException.
+	hessian.RegisterPOJOMapping(apacheGenericException, &dhessian.GenericException{})
+	ins, err := dubbogo.NewInstance(
+		dubbogo.WithName("rpcbridge"),
+		dubbogo.WithLogger(logger.WithLevel("error")),
+		dubbogo.WithShutdown(graceful_shutdown.WithoutInternalSignal()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dubbo: %w", err)
+	}
+	p.ins = ins
+	return p, nil
+}
+
+func newSignature(m Method) (signature, error) {
+	s := signature{params: make([]Param, len(m.Params)), types: make([]string, len(m.Params))}
+	in := &generic.Type{Kind: generic.KindMessage}
+	for i, prm := range m.Params {
+		if strings.TrimSpace(prm.Type) == "" {
+			return s, fmt.Errorf("parameter %d has no type", i)
+		}
+		if prm.Name == "" {
+			prm.Name = "arg" + strconv.Itoa(i)
+		}
+		s.params[i] = prm
+		s.types[i] = wireType(prm.Type)
+		in.Fields = append(in.Fields, &generic.Field{Name: prm.Name, Tag: int32(i), Type: schemaType(prm.Type)})
+	}
+	s.input = in
+	return s, nil
+}
+
+// Name implements generic.Protocol: "dubbo" or "triple".
+func (p *Protocol) Name() string { return p.name }
+
+// Dial returns a Client for one provider instance. The generic reference
+// is created on first use (and again after a failure), once per
+// interface, under a lock; Dial itself does not block on the network.
+func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, error) {
+	host, port, err := net.SplitHostPort(t.Address)
+	if err != nil || host == "" || port == "" {
+		return nil, generic.Errorf(generic.CodeInvalidArgument, "dubbo: instance address must be host:port, got %q", t.Address)
+	}
+	c := &dubboClient{p: p, addr: t.Address, refs: make(map[string]*reference)}
+	return c, nil
+}
+
+// dubboClient calls one provider instance.
+type dubboClient struct {
+	p    *Protocol
+	addr string
+
+	mu     sync.Mutex
+	refs   map[string]*reference // by interface
+	closed bool
+}
+
+type reference struct {
+	gs *dgeneric.GenericService
+}
+
+// ref returns the generic reference for iface, creating it once. dubbo-go
+// copies reference options through a shared config, so references are
+// created under the lock, each from its own client, with every option
+// given.
+func (c *dubboClient) ref(iface string) (*reference, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, generic.Errorf(generic.CodeUnavailable, "client is closed")
+	}
+	if r := c.refs[iface]; r != nil {
+		return r, nil
+	}
+	r, err := c.newReference(iface)
+	if err != nil {
+		return nil, err
+	}
+	c.refs[iface] = r
+	return r, nil
+}
+
+func (c *dubboClient) newReference(iface string) (r *reference, err error) {
+	defer func() {
+		// dubbo-go panics on some refer failures.
+		if v := recover(); v != nil {
+			r, err = nil, &generic.Error{Code: generic.CodeUnavailable, Message: "cannot create a reference to the provider", Err: fmt.Errorf("dubbo-go panic: %v", v)}
+		}
+	}()
+	o := c.p.o
+	cli, err := c.p.ins.NewClient()
+	if err != nil {
+		return nil, &generic.Error{Code: generic.CodeInternal, Message: "cannot create a dubbo client", Err: err}
+	}
+	url := c.p.proto + "://" + c.addr
+	gs, err := cli.NewGenericService(iface,
+		client.WithURL(url),
+		client.WithProtocol(c.p.proto),
+		client.WithGroup(o.Group),
+		client.WithVersion(o.Version),
+		client.WithClusterFailFast(),
+		client.WithRetries(0),
+		client.WithRequestTimeout(o.RequestTimeout),
+	)
+	if err != nil {
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "cannot create a reference to the provider", Err: err}
+	}
+	return &reference{gs: gs}, nil
+}
+
+// Invoke implements generic.Client.
+func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *generic.Result, err error) {
+	iface := call.Service
+	if iface == "" {
+		iface = c.p.o.Interface
+	}
+	defer func() {
+		if err != nil {
+			if ge, ok := err.(*generic.Error); ok {
+				if ge.Protocol == "" {
+					ge.Protocol = c.p.name
+				}
+				if ge.Service == "" {
+					ge.Service = iface
+				}
+				if ge.Method == "" {
+					ge.Method = call.Method
+				}
+			}
+		}
+	}()
+	if call.Method == "" {
+		return nil, generic.Errorf(generic.CodeInvalidArgument, "method name is empty")
+	}
+	types, args, err := c.p.arguments(call)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.ref(iface)
+	if err != nil {
+		return nil, err
+	}
+	timeout := c.p.o.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+		if timeout <= 0 {
+			return nil, generic.Errorf(generic.CodeDeadlineExceeded, "deadline exceeded before the call")
+		}
+	}
+	att := make(map[string]string, len(call.Meta)+1)
+	for k, v := range call.Meta {
+		att[k] = v
+	}
+	att[constant.TimeoutKey] = timeout.String()
+	ictx := context.WithValue(ctx, constant.AttachmentKey, att)
+	start := time.Now()
+	out, err := c.safeInvoke(ictx, r, call.Method, types, args)
+	if err != nil {
+		return nil, c.p.callError(ctx, err, time.Since(start), timeout)
+	}
+	body, err := appendJSON(make([]byte, 0, 64), out, c.p.o.KeepClass, 0)
+	if err != nil {
+		return nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be written as JSON", Err: err}
+	}
+	return &generic.Result{Body: body}, nil
+}
+
+func (c *dubboClient) safeInvoke(ctx context.Context, r *reference, method string, types []string, args []hessian.Object) (out any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, fmt.Errorf("dubbo-go panic: %v", v)
+		}
+	}()
+	return r.gs.Invoke(ctx, method, types, args)
+}
+
+// Describe implements generic.Client with the configured methods.
+func (c *dubboClient) Describe(ctx context.Context) (*generic.ServiceSchema, error) {
+	return c.p.Describe(), nil
+}
+
+// Close implements generic.Client. dubbo-go shares connections per
+// address inside the process and offers no per-reference close; Close
+// drops the references so that later calls fail.
+func (c *dubboClient) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.refs = nil
+	c.mu.Unlock()
+	return nil
+}
+
+// Describe returns the configured methods as a schema. An overloaded
+// method is described by its first signature.
+func (p *Protocol) Describe() *generic.ServiceSchema {
+	s := &generic.ServiceSchema{Name: p.o.Interface}
+	names := make([]string, 0, len(p.methods))
+	for n := range p.methods {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	for _, n := range names {
+		sig := p.methods[n][0]
+		ms := &generic.MethodSchema{Name: n, Input: sig.input}
+		if m, ok := p.o.Methods[n]; ok && m.Returns != "" && m.Returns != "void" {
+			ms.Output = schemaType(m.Returns)
+		}
+		s.Methods = append(s.Methods, ms)
+	}
+	return s
+}
+
+// arguments picks the signature and converts the request.
+func (p *Protocol) arguments(call *generic.Call) ([]string, []hessian.Object, error) {
+	sigs := p.methods[call.Method]
+	if len(sigs) == 0 && p.o.TypesFor != nil {
+		for _, m := range p.o.TypesFor(call.Method) {
+			s, err := newSignature(m)
+			if err != nil {
+				return nil, nil, generic.Errorf(generic.CodeFailedPrecondition, "method %q: %s", call.Method, err)
+			}
+			sigs = append(sigs, s)
+		}
+	}
+	body := call.Body
+	if len(sigs) == 0 {
+		return adHoc(body)
+	}
+	var err error
+	if len(call.Params) > 0 {
+		if body, err = generic.BindParams(body, call.Params, sigs[0].input); err != nil {
+			return nil, nil, err
+		}
+	}
+	trimmed := bytes.TrimSpace(body)
+	var obj map[string]json.RawMessage
+	isObj := len(trimmed) > 0 && trimmed[0] == '{'
+	if isObj {
+		if err := json.Unmarshal(trimmed, &obj); err != nil {
+			return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "request body is not valid JSON: %v", err)
+		}
+	} else if len(trimmed) > 0 && !json.Valid(trimmed) {
+		return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "request body is not valid JSON")
+	}
+	if len(sigs) == 1 {
+		return sigs[0].convert(trimmed, obj, isObj)
+	}
+	// Overloads: signatures whose parameter count matches the body's keys
+	// first, then the rest; the first whose conversions all succeed wins.
+	n := -1
+	if isObj {
+		n = len(obj)
+	} else if len(trimmed) > 0 {
+		n = 1
+	} else {
+		n = 0
+	}
+	order := make([]signature, 0, len(sigs))
+	for _, s := range sigs {
+		if len(s.params) == n && s.namesMatch(obj) {
+			order = append(order, s)
+		}
+	}
+	for _, s := range sigs {
+		if len(s.params) == n && !s.namesMatch(obj) {
+			order = append(order, s)
+		}
+	}
+	for _, s := range sigs {
+		if len(s.params) != n {
+			order = append(order, s)
+		}
+	}
+	var first error
+	for _, s := range order {
+		types, args, err := s.convert(trimmed, obj, isObj)
+		if err == nil {
+			return types, args, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if ge, ok := first.(*generic.Error); ok {
+		ge.Message = "no overload of " + call.Method + " accepts the request; first: " + ge.Message
+	}
+	return nil, nil, first
+}
+
+func (s signature) namesMatch(obj map[string]json.RawMessage) bool {
+	for i, prm := range s.params {
+		if _, ok := obj[prm.Name]; ok {
+			continue
+		}
+		if _, ok := obj["arg"+strconv.Itoa(i)]; ok {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// convert binds the body to the parameters: an object keyed by parameter
+// name (or arg0..argN); with one parameter, a body that names neither is
+// the argument itself.
+func (s signature) convert(body []byte, obj map[string]json.RawMessage, isObj bool) ([]string, []hessian.Object, error) {
+	args := make([]hessian.Object, len(s.params))
+	if len(s.params) == 0 {
+		if isObj && len(obj) > 0 {
+			keys := make([]string, 0, len(obj))
+			for k := range obj {
+				keys = append(keys, k)
+			}
+			sortStrings(keys)
+			return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "method takes no arguments, got %q", strings.Join(keys, ", "))
+		}
+		return []string{}, args, nil
+	}
+	whole := false
+	if len(s.params) == 1 {
+		if !isObj {
+			whole = len(body) > 0
+		} else if _, ok := obj[s.params[0].Name]; !ok {
+			if _, ok := obj["arg0"]; !ok && len(obj) > 0 {
+				whole = true
+			}
+		}
+	}
+	for i, prm := range s.params {
+		var raw json.RawMessage
+		if whole {
+			raw = body
+		} else if v, ok := obj[prm.Name]; ok {
+			raw = v
+		} else if v, ok := obj["arg"+strconv.Itoa(i)]; ok {
+			raw = v
+		}
+		if raw == nil {
+			raw = json.RawMessage("null")
+		}
+		v, err := toHessian(raw, prm.Type)
+		if err != nil {
+			if raw == nil || isNull(raw) {
+				return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "argument %q (%s) is missing", prm.Name, prm.Type)
+			}
+			return nil, nil, argError(prm.Name, prm.Type, err)
+		}
+		args[i] = v
+	}
+	return s.types, args, nil
+}
+
+// adHoc reads {"types": [...], "args": [...]}: types that no
+// configuration gives.
+func adHoc(body []byte) ([]string, []hessian.Object, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
+		return []string{}, []hessian.Object{}, nil
+	}
+	var req struct {
+		Types []string          `json:"types"`
+		Args  []json.RawMessage `json:"args"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil || len(req.Types) != len(req.Args) {
+		return nil, nil, generic.Errorf(generic.CodeInvalidArgument,
+			`no parameter types are configured for this method: send {"types": [...], "args": [...]} with one type per argument`)
+	}
+	types := make([]string, len(req.Types))
+	args := make([]hessian.Object, len(req.Types))
+	for i, t := range req.Types {
+		if strings.TrimSpace(t) == "" {
+			return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "types[%d] is empty", i)
+		}
+		v, err := toHessian(req.Args[i], t)
+		if err != nil {
+			return nil, nil, argError("args["+strconv.Itoa(i)+"]", t, err)
+		}
+		types[i] = wireType(t)
+		args[i] = v
+	}
+	return types, args, nil
+}
+
+// callError classifies a failed call.
+func (p *Protocol) callError(ctx context.Context, err error, took, timeout time.Duration) error {
+	if ex := exceptionOf(err); ex != nil {
+		e := &generic.Error{
+			Code:      generic.CodeBackendException,
+			Exception: ex.ExceptionClass,
+			Message:   ex.ExceptionMessage,
+			Err:       err,
+		}
+		if e.Message == "" {
+			e.Message = "the provider threw " + ex.ExceptionClass
+		}
+		if st, ok := p.o.ExceptionStatus[ex.ExceptionClass]; ok {
+			e.Status = st
+		}
+		return e
+	}
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return &generic.Error{Code: generic.CodeCanceled, Message: "request canceled", Err: err}
+	case ctx.Err() != nil || strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline"):
+		return &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String(), Err: err}
+	case strings.Contains(msg, "connect") || strings.Contains(msg, "closed") || strings.Contains(msg, "destroy") ||
+		strings.Contains(msg, "no provider") || strings.Contains(msg, "session") || strings.Contains(msg, "refused") ||
+		strings.Contains(msg, "unavailable") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "reset by peer") ||
+		strings.Contains(msg, "eof"):
+		return &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
+	case strings.Contains(msg, "not found") || strings.Contains(msg, "no such method") || strings.Contains(msg, "nosuchmethod"):
+		return &generic.Error{Code: generic.CodeNotFound, Message: "the provider has no such method or service", Err: err}
+	}
+	return &generic.Error{Code: generic.CodeBackendError, Message: "the provider failed the call", Err: err}
+}
+
+// exceptionOf finds a Java exception in err's chain.
+func exceptionOf(err error) *dhessian.GenericException {
+	for e := err; e != nil; {
+		switch x := e.(type) {
+		case *dhessian.GenericException:
+			return x
+		case dhessian.GenericException:
+			return &x
+		case *java_exception.DubboGenericException:
+			return &dhessian.GenericException{ExceptionClass: x.ExceptionClass, ExceptionMessage: x.ExceptionMessage}
+		case java_exception.Throwabler:
+			return &dhessian.GenericException{ExceptionClass: x.JavaClassName(), ExceptionMessage: x.Error()}
+		}
+		if c, ok := e.(interface{ Cause() error }); ok && c.Cause() != nil && c.Cause() != e {
+			e = c.Cause()
+			continue
+		}
+		e = errors.Unwrap(e)
+	}
+	return nil
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+var _ generic.Protocol = (*Protocol)(nil)
+var _ generic.Client = (*dubboClient)(nil)
