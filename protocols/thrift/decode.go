@@ -273,7 +273,13 @@ func appendFloatText(b []byte, v float64) []byte {
 	}
 	abs := math.Abs(v)
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		return strconv.AppendFloat(b, v, 'e', -1, 64)
+		b = strconv.AppendFloat(b, v, 'e', -1, 64)
+		// 1e-07 -> 1e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+		return b
 	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }

@@ -430,15 +430,15 @@ func (e *encoder) int(t *ttype, bits int) (int64, error) {
 
 // fastInt parses plain decimal digits with an optional minus sign.
 func fastInt(b []byte, bits int) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	neg := b[0] == '-'
 	if neg {
 		b = b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
 	}
 	var v uint64
 	for _, c := range b {

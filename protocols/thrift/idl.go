@@ -318,7 +318,10 @@ func (c *compiler) field(ast *parser.Thrift, pf *parser.Field) (*fieldDesc, erro
 			return nil, fmt.Errorf("default of %s: %w", pf.Name, err)
 		}
 		f.def = j
-		f.defText = pf.Default.String()
+		f.defText = string(j)
+		if s, err := strconv.Unquote(f.defText); err == nil {
+			f.defText = s
+		}
 	}
 	return f, nil
 }

@@ -24,7 +24,9 @@ type syntaxErr struct {
 	msg string
 }
 
-func (e *syntaxErr) Error() string { return "invalid JSON at offset " + strconv.Itoa(e.off) + ": " + e.msg }
+func (e *syntaxErr) Error() string {
+	return "invalid JSON at offset " + strconv.Itoa(e.off) + ": " + e.msg
+}
 
 func (r *jreader) reset(b []byte) {
 	r.b, r.i = b, 0

@@ -81,4 +81,6 @@ service AllTypes extends Base {
   double echoDouble(1: double d),
   common.Colour echoColor(1: common.Color c),
   map<i64, string> echoMap(1: map<i64, string> m),
+  // Declared but not served by the test server: the server answers UNKNOWN_METHOD.
+  string notServed(),
 }

@@ -3222,6 +3222,7 @@ type AllTypes interface {
 	// Parameters:
 	//  - M
 	EchoMap(ctx context.Context, m map[int64]string) (_r map[int64]string, _err error)
+	NotServed(ctx context.Context) (_r string, _err error)
 }
 
 type AllTypesClient struct {
@@ -3490,28 +3491,41 @@ func (p *AllTypesClient) EchoMap(ctx context.Context, m map[int64]string) (_r ma
 	return _result91.GetSuccess(), nil
 }
 
+func (p *AllTypesClient) NotServed(ctx context.Context) (_r string, _err error) {
+	var _args92 AllTypesNotServedArgs
+	var _result94 AllTypesNotServedResult
+	var _meta93 thrift.ResponseMeta
+	_meta93, _err = p.Client_().Call(ctx, "notServed", &_args92, &_result94)
+	p.SetLastResponseMeta_(_meta93)
+	if _err != nil {
+		return
+	}
+	return _result94.GetSuccess(), nil
+}
+
 type AllTypesProcessor struct {
 	*BaseProcessor
 }
 
 func NewAllTypesProcessor(handler AllTypes) *AllTypesProcessor {
-	self92 := &AllTypesProcessor{NewBaseProcessor(handler)}
-	self92.AddToProcessorMap("echo", &allTypesProcessorEcho{handler: handler})
-	self92.AddToProcessorMap("add", &allTypesProcessorAdd{handler: handler})
-	self92.AddToProcessorMap("makePoint", &allTypesProcessorMakePoint{handler: handler})
-	self92.AddToProcessorMap("echoReq", &allTypesProcessorEchoReq{handler: handler})
-	self92.AddToProcessorMap("echoChoice", &allTypesProcessorEchoChoice{handler: handler})
-	self92.AddToProcessorMap("doNothing", &allTypesProcessorDoNothing{handler: handler})
-	self92.AddToProcessorMap("fire", &allTypesProcessorFire{handler: handler})
-	self92.AddToProcessorMap("fail", &allTypesProcessorFail{handler: handler})
-	self92.AddToProcessorMap("slow", &allTypesProcessorSlow{handler: handler})
-	self92.AddToProcessorMap("structKeys", &allTypesProcessorStructKeys{handler: handler})
-	self92.AddToProcessorMap("ids", &allTypesProcessorIds{handler: handler})
-	self92.AddToProcessorMap("echoBinary", &allTypesProcessorEchoBinary{handler: handler})
-	self92.AddToProcessorMap("echoDouble", &allTypesProcessorEchoDouble{handler: handler})
-	self92.AddToProcessorMap("echoColor", &allTypesProcessorEchoColor{handler: handler})
-	self92.AddToProcessorMap("echoMap", &allTypesProcessorEchoMap{handler: handler})
-	return self92
+	self95 := &AllTypesProcessor{NewBaseProcessor(handler)}
+	self95.AddToProcessorMap("echo", &allTypesProcessorEcho{handler: handler})
+	self95.AddToProcessorMap("add", &allTypesProcessorAdd{handler: handler})
+	self95.AddToProcessorMap("makePoint", &allTypesProcessorMakePoint{handler: handler})
+	self95.AddToProcessorMap("echoReq", &allTypesProcessorEchoReq{handler: handler})
+	self95.AddToProcessorMap("echoChoice", &allTypesProcessorEchoChoice{handler: handler})
+	self95.AddToProcessorMap("doNothing", &allTypesProcessorDoNothing{handler: handler})
+	self95.AddToProcessorMap("fire", &allTypesProcessorFire{handler: handler})
+	self95.AddToProcessorMap("fail", &allTypesProcessorFail{handler: handler})
+	self95.AddToProcessorMap("slow", &allTypesProcessorSlow{handler: handler})
+	self95.AddToProcessorMap("structKeys", &allTypesProcessorStructKeys{handler: handler})
+	self95.AddToProcessorMap("ids", &allTypesProcessorIds{handler: handler})
+	self95.AddToProcessorMap("echoBinary", &allTypesProcessorEchoBinary{handler: handler})
+	self95.AddToProcessorMap("echoDouble", &allTypesProcessorEchoDouble{handler: handler})
+	self95.AddToProcessorMap("echoColor", &allTypesProcessorEchoColor{handler: handler})
+	self95.AddToProcessorMap("echoMap", &allTypesProcessorEchoMap{handler: handler})
+	self95.AddToProcessorMap("notServed", &allTypesProcessorNotServed{handler: handler})
+	return self95
 }
 
 type allTypesProcessorEcho struct {
@@ -3519,7 +3533,7 @@ type allTypesProcessorEcho struct {
 }
 
 func (p *allTypesProcessorEcho) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err93 error
+	var _write_err96 error
 	args := AllTypesEchoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3565,21 +3579,21 @@ func (p *allTypesProcessorEcho) Process(ctx context.Context, seqId int32, iprot,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc94 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echo: "+err2.Error())
+		_exc97 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err93 = thrift.WrapTException(err2)
+			_write_err96 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc94.Write(ctx, oprot); _write_err93 == nil && err2 != nil {
-			_write_err93 = thrift.WrapTException(err2)
+		if err2 := _exc97.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+			_write_err96 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err93 == nil && err2 != nil {
-			_write_err93 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+			_write_err96 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err93 == nil && err2 != nil {
-			_write_err93 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+			_write_err96 = thrift.WrapTException(err2)
 		}
-		if _write_err93 != nil {
-			return false, thrift.WrapTException(_write_err93)
+		if _write_err96 != nil {
+			return false, thrift.WrapTException(_write_err96)
 		}
 		return true, err
 	} else {
@@ -3587,19 +3601,19 @@ func (p *allTypesProcessorEcho) Process(ctx context.Context, seqId int32, iprot,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echo", thrift.REPLY, seqId); err2 != nil {
-		_write_err93 = thrift.WrapTException(err2)
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err93 == nil && err2 != nil {
-		_write_err93 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err93 == nil && err2 != nil {
-		_write_err93 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err93 == nil && err2 != nil {
-		_write_err93 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
+		_write_err96 = thrift.WrapTException(err2)
 	}
-	if _write_err93 != nil {
-		return false, thrift.WrapTException(_write_err93)
+	if _write_err96 != nil {
+		return false, thrift.WrapTException(_write_err96)
 	}
 	return true, err
 }
@@ -3609,7 +3623,7 @@ type allTypesProcessorAdd struct {
 }
 
 func (p *allTypesProcessorAdd) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err95 error
+	var _write_err98 error
 	args := AllTypesAddArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3655,21 +3669,21 @@ func (p *allTypesProcessorAdd) Process(ctx context.Context, seqId int32, iprot, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc96 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add: "+err2.Error())
+		_exc99 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing add: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "add", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err95 = thrift.WrapTException(err2)
+			_write_err98 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc96.Write(ctx, oprot); _write_err95 == nil && err2 != nil {
-			_write_err95 = thrift.WrapTException(err2)
+		if err2 := _exc99.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+			_write_err98 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err95 == nil && err2 != nil {
-			_write_err95 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+			_write_err98 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err95 == nil && err2 != nil {
-			_write_err95 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+			_write_err98 = thrift.WrapTException(err2)
 		}
-		if _write_err95 != nil {
-			return false, thrift.WrapTException(_write_err95)
+		if _write_err98 != nil {
+			return false, thrift.WrapTException(_write_err98)
 		}
 		return true, err
 	} else {
@@ -3677,19 +3691,19 @@ func (p *allTypesProcessorAdd) Process(ctx context.Context, seqId int32, iprot, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "add", thrift.REPLY, seqId); err2 != nil {
-		_write_err95 = thrift.WrapTException(err2)
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err95 == nil && err2 != nil {
-		_write_err95 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err95 == nil && err2 != nil {
-		_write_err95 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err95 == nil && err2 != nil {
-		_write_err95 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err98 == nil && err2 != nil {
+		_write_err98 = thrift.WrapTException(err2)
 	}
-	if _write_err95 != nil {
-		return false, thrift.WrapTException(_write_err95)
+	if _write_err98 != nil {
+		return false, thrift.WrapTException(_write_err98)
 	}
 	return true, err
 }
@@ -3699,7 +3713,7 @@ type allTypesProcessorMakePoint struct {
 }
 
 func (p *allTypesProcessorMakePoint) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err97 error
+	var _write_err100 error
 	args := AllTypesMakePointArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3745,21 +3759,21 @@ func (p *allTypesProcessorMakePoint) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc98 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing makePoint: "+err2.Error())
+		_exc101 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing makePoint: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "makePoint", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err97 = thrift.WrapTException(err2)
+			_write_err100 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc98.Write(ctx, oprot); _write_err97 == nil && err2 != nil {
-			_write_err97 = thrift.WrapTException(err2)
+		if err2 := _exc101.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+			_write_err100 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err97 == nil && err2 != nil {
-			_write_err97 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+			_write_err100 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err97 == nil && err2 != nil {
-			_write_err97 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+			_write_err100 = thrift.WrapTException(err2)
 		}
-		if _write_err97 != nil {
-			return false, thrift.WrapTException(_write_err97)
+		if _write_err100 != nil {
+			return false, thrift.WrapTException(_write_err100)
 		}
 		return true, err
 	} else {
@@ -3767,19 +3781,19 @@ func (p *allTypesProcessorMakePoint) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "makePoint", thrift.REPLY, seqId); err2 != nil {
-		_write_err97 = thrift.WrapTException(err2)
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err97 == nil && err2 != nil {
-		_write_err97 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err97 == nil && err2 != nil {
-		_write_err97 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err97 == nil && err2 != nil {
-		_write_err97 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err100 == nil && err2 != nil {
+		_write_err100 = thrift.WrapTException(err2)
 	}
-	if _write_err97 != nil {
-		return false, thrift.WrapTException(_write_err97)
+	if _write_err100 != nil {
+		return false, thrift.WrapTException(_write_err100)
 	}
 	return true, err
 }
@@ -3789,7 +3803,7 @@ type allTypesProcessorEchoReq struct {
 }
 
 func (p *allTypesProcessorEchoReq) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err99 error
+	var _write_err102 error
 	args := AllTypesEchoReqArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3835,21 +3849,21 @@ func (p *allTypesProcessorEchoReq) Process(ctx context.Context, seqId int32, ipr
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc100 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoReq: "+err2.Error())
+		_exc103 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoReq: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoReq", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err99 = thrift.WrapTException(err2)
+			_write_err102 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc100.Write(ctx, oprot); _write_err99 == nil && err2 != nil {
-			_write_err99 = thrift.WrapTException(err2)
+		if err2 := _exc103.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+			_write_err102 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err99 == nil && err2 != nil {
-			_write_err99 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+			_write_err102 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err99 == nil && err2 != nil {
-			_write_err99 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+			_write_err102 = thrift.WrapTException(err2)
 		}
-		if _write_err99 != nil {
-			return false, thrift.WrapTException(_write_err99)
+		if _write_err102 != nil {
+			return false, thrift.WrapTException(_write_err102)
 		}
 		return true, err
 	} else {
@@ -3857,19 +3871,19 @@ func (p *allTypesProcessorEchoReq) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoReq", thrift.REPLY, seqId); err2 != nil {
-		_write_err99 = thrift.WrapTException(err2)
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err99 == nil && err2 != nil {
-		_write_err99 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err99 == nil && err2 != nil {
-		_write_err99 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err99 == nil && err2 != nil {
-		_write_err99 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err102 == nil && err2 != nil {
+		_write_err102 = thrift.WrapTException(err2)
 	}
-	if _write_err99 != nil {
-		return false, thrift.WrapTException(_write_err99)
+	if _write_err102 != nil {
+		return false, thrift.WrapTException(_write_err102)
 	}
 	return true, err
 }
@@ -3879,7 +3893,7 @@ type allTypesProcessorEchoChoice struct {
 }
 
 func (p *allTypesProcessorEchoChoice) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err101 error
+	var _write_err104 error
 	args := AllTypesEchoChoiceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3925,21 +3939,21 @@ func (p *allTypesProcessorEchoChoice) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc102 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoChoice: "+err2.Error())
+		_exc105 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoChoice: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoChoice", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err101 = thrift.WrapTException(err2)
+			_write_err104 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc102.Write(ctx, oprot); _write_err101 == nil && err2 != nil {
-			_write_err101 = thrift.WrapTException(err2)
+		if err2 := _exc105.Write(ctx, oprot); _write_err104 == nil && err2 != nil {
+			_write_err104 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err101 == nil && err2 != nil {
-			_write_err101 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err104 == nil && err2 != nil {
+			_write_err104 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err101 == nil && err2 != nil {
-			_write_err101 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err104 == nil && err2 != nil {
+			_write_err104 = thrift.WrapTException(err2)
 		}
-		if _write_err101 != nil {
-			return false, thrift.WrapTException(_write_err101)
+		if _write_err104 != nil {
+			return false, thrift.WrapTException(_write_err104)
 		}
 		return true, err
 	} else {
@@ -3947,19 +3961,19 @@ func (p *allTypesProcessorEchoChoice) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoChoice", thrift.REPLY, seqId); err2 != nil {
-		_write_err101 = thrift.WrapTException(err2)
+		_write_err104 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err101 == nil && err2 != nil {
-		_write_err101 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err104 == nil && err2 != nil {
+		_write_err104 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err101 == nil && err2 != nil {
-		_write_err101 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err104 == nil && err2 != nil {
+		_write_err104 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err101 == nil && err2 != nil {
-		_write_err101 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err104 == nil && err2 != nil {
+		_write_err104 = thrift.WrapTException(err2)
 	}
-	if _write_err101 != nil {
-		return false, thrift.WrapTException(_write_err101)
+	if _write_err104 != nil {
+		return false, thrift.WrapTException(_write_err104)
 	}
 	return true, err
 }
@@ -3969,7 +3983,7 @@ type allTypesProcessorDoNothing struct {
 }
 
 func (p *allTypesProcessorDoNothing) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err103 error
+	var _write_err106 error
 	args := AllTypesDoNothingArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4015,39 +4029,39 @@ func (p *allTypesProcessorDoNothing) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc104 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing doNothing: "+err2.Error())
+		_exc107 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing doNothing: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "doNothing", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err103 = thrift.WrapTException(err2)
+			_write_err106 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc104.Write(ctx, oprot); _write_err103 == nil && err2 != nil {
-			_write_err103 = thrift.WrapTException(err2)
+		if err2 := _exc107.Write(ctx, oprot); _write_err106 == nil && err2 != nil {
+			_write_err106 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err103 == nil && err2 != nil {
-			_write_err103 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err106 == nil && err2 != nil {
+			_write_err106 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err103 == nil && err2 != nil {
-			_write_err103 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err106 == nil && err2 != nil {
+			_write_err106 = thrift.WrapTException(err2)
 		}
-		if _write_err103 != nil {
-			return false, thrift.WrapTException(_write_err103)
+		if _write_err106 != nil {
+			return false, thrift.WrapTException(_write_err106)
 		}
 		return true, err
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "doNothing", thrift.REPLY, seqId); err2 != nil {
-		_write_err103 = thrift.WrapTException(err2)
+		_write_err106 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err103 == nil && err2 != nil {
-		_write_err103 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err106 == nil && err2 != nil {
+		_write_err106 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err103 == nil && err2 != nil {
-		_write_err103 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err106 == nil && err2 != nil {
+		_write_err106 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err103 == nil && err2 != nil {
-		_write_err103 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err106 == nil && err2 != nil {
+		_write_err106 = thrift.WrapTException(err2)
 	}
-	if _write_err103 != nil {
-		return false, thrift.WrapTException(_write_err103)
+	if _write_err106 != nil {
+		return false, thrift.WrapTException(_write_err106)
 	}
 	return true, err
 }
@@ -4080,7 +4094,7 @@ type allTypesProcessorFail struct {
 }
 
 func (p *allTypesProcessorFail) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err105 error
+	var _write_err108 error
 	args := AllTypesFailArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4132,21 +4146,21 @@ func (p *allTypesProcessorFail) Process(ctx context.Context, seqId int32, iprot,
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc106 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing fail: "+err2.Error())
+			_exc109 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing fail: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "fail", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err105 = thrift.WrapTException(err2)
+				_write_err108 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc106.Write(ctx, oprot); _write_err105 == nil && err2 != nil {
-				_write_err105 = thrift.WrapTException(err2)
+			if err2 := _exc109.Write(ctx, oprot); _write_err108 == nil && err2 != nil {
+				_write_err108 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err105 == nil && err2 != nil {
-				_write_err105 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err108 == nil && err2 != nil {
+				_write_err108 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err105 == nil && err2 != nil {
-				_write_err105 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err108 == nil && err2 != nil {
+				_write_err108 = thrift.WrapTException(err2)
 			}
-			if _write_err105 != nil {
-				return false, thrift.WrapTException(_write_err105)
+			if _write_err108 != nil {
+				return false, thrift.WrapTException(_write_err108)
 			}
 			return true, err
 		}
@@ -4155,19 +4169,19 @@ func (p *allTypesProcessorFail) Process(ctx context.Context, seqId int32, iprot,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "fail", thrift.REPLY, seqId); err2 != nil {
-		_write_err105 = thrift.WrapTException(err2)
+		_write_err108 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err105 == nil && err2 != nil {
-		_write_err105 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err108 == nil && err2 != nil {
+		_write_err108 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err105 == nil && err2 != nil {
-		_write_err105 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err108 == nil && err2 != nil {
+		_write_err108 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err105 == nil && err2 != nil {
-		_write_err105 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err108 == nil && err2 != nil {
+		_write_err108 = thrift.WrapTException(err2)
 	}
-	if _write_err105 != nil {
-		return false, thrift.WrapTException(_write_err105)
+	if _write_err108 != nil {
+		return false, thrift.WrapTException(_write_err108)
 	}
 	return true, err
 }
@@ -4177,7 +4191,7 @@ type allTypesProcessorSlow struct {
 }
 
 func (p *allTypesProcessorSlow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err107 error
+	var _write_err110 error
 	args := AllTypesSlowArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4223,21 +4237,21 @@ func (p *allTypesProcessorSlow) Process(ctx context.Context, seqId int32, iprot,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc108 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing slow: "+err2.Error())
+		_exc111 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing slow: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "slow", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err107 = thrift.WrapTException(err2)
+			_write_err110 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc108.Write(ctx, oprot); _write_err107 == nil && err2 != nil {
-			_write_err107 = thrift.WrapTException(err2)
+		if err2 := _exc111.Write(ctx, oprot); _write_err110 == nil && err2 != nil {
+			_write_err110 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err107 == nil && err2 != nil {
-			_write_err107 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err110 == nil && err2 != nil {
+			_write_err110 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err107 == nil && err2 != nil {
-			_write_err107 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err110 == nil && err2 != nil {
+			_write_err110 = thrift.WrapTException(err2)
 		}
-		if _write_err107 != nil {
-			return false, thrift.WrapTException(_write_err107)
+		if _write_err110 != nil {
+			return false, thrift.WrapTException(_write_err110)
 		}
 		return true, err
 	} else {
@@ -4245,19 +4259,19 @@ func (p *allTypesProcessorSlow) Process(ctx context.Context, seqId int32, iprot,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "slow", thrift.REPLY, seqId); err2 != nil {
-		_write_err107 = thrift.WrapTException(err2)
+		_write_err110 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err107 == nil && err2 != nil {
-		_write_err107 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err110 == nil && err2 != nil {
+		_write_err110 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err107 == nil && err2 != nil {
-		_write_err107 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err110 == nil && err2 != nil {
+		_write_err110 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err107 == nil && err2 != nil {
-		_write_err107 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err110 == nil && err2 != nil {
+		_write_err110 = thrift.WrapTException(err2)
 	}
-	if _write_err107 != nil {
-		return false, thrift.WrapTException(_write_err107)
+	if _write_err110 != nil {
+		return false, thrift.WrapTException(_write_err110)
 	}
 	return true, err
 }
@@ -4267,7 +4281,7 @@ type allTypesProcessorStructKeys struct {
 }
 
 func (p *allTypesProcessorStructKeys) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err109 error
+	var _write_err112 error
 	args := AllTypesStructKeysArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4313,21 +4327,21 @@ func (p *allTypesProcessorStructKeys) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc110 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing structKeys: "+err2.Error())
+		_exc113 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing structKeys: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "structKeys", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err109 = thrift.WrapTException(err2)
+			_write_err112 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc110.Write(ctx, oprot); _write_err109 == nil && err2 != nil {
-			_write_err109 = thrift.WrapTException(err2)
+		if err2 := _exc113.Write(ctx, oprot); _write_err112 == nil && err2 != nil {
+			_write_err112 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err109 == nil && err2 != nil {
-			_write_err109 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err112 == nil && err2 != nil {
+			_write_err112 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err109 == nil && err2 != nil {
-			_write_err109 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err112 == nil && err2 != nil {
+			_write_err112 = thrift.WrapTException(err2)
 		}
-		if _write_err109 != nil {
-			return false, thrift.WrapTException(_write_err109)
+		if _write_err112 != nil {
+			return false, thrift.WrapTException(_write_err112)
 		}
 		return true, err
 	} else {
@@ -4335,19 +4349,19 @@ func (p *allTypesProcessorStructKeys) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "structKeys", thrift.REPLY, seqId); err2 != nil {
-		_write_err109 = thrift.WrapTException(err2)
+		_write_err112 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err109 == nil && err2 != nil {
-		_write_err109 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err112 == nil && err2 != nil {
+		_write_err112 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err109 == nil && err2 != nil {
-		_write_err109 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err112 == nil && err2 != nil {
+		_write_err112 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err109 == nil && err2 != nil {
-		_write_err109 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err112 == nil && err2 != nil {
+		_write_err112 = thrift.WrapTException(err2)
 	}
-	if _write_err109 != nil {
-		return false, thrift.WrapTException(_write_err109)
+	if _write_err112 != nil {
+		return false, thrift.WrapTException(_write_err112)
 	}
 	return true, err
 }
@@ -4357,7 +4371,7 @@ type allTypesProcessorIds struct {
 }
 
 func (p *allTypesProcessorIds) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err111 error
+	var _write_err114 error
 	args := AllTypesIdsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4403,21 +4417,21 @@ func (p *allTypesProcessorIds) Process(ctx context.Context, seqId int32, iprot, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc112 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ids: "+err2.Error())
+		_exc115 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ids: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "ids", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err111 = thrift.WrapTException(err2)
+			_write_err114 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc112.Write(ctx, oprot); _write_err111 == nil && err2 != nil {
-			_write_err111 = thrift.WrapTException(err2)
+		if err2 := _exc115.Write(ctx, oprot); _write_err114 == nil && err2 != nil {
+			_write_err114 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err111 == nil && err2 != nil {
-			_write_err111 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err114 == nil && err2 != nil {
+			_write_err114 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err111 == nil && err2 != nil {
-			_write_err111 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err114 == nil && err2 != nil {
+			_write_err114 = thrift.WrapTException(err2)
 		}
-		if _write_err111 != nil {
-			return false, thrift.WrapTException(_write_err111)
+		if _write_err114 != nil {
+			return false, thrift.WrapTException(_write_err114)
 		}
 		return true, err
 	} else {
@@ -4425,19 +4439,19 @@ func (p *allTypesProcessorIds) Process(ctx context.Context, seqId int32, iprot, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "ids", thrift.REPLY, seqId); err2 != nil {
-		_write_err111 = thrift.WrapTException(err2)
+		_write_err114 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err111 == nil && err2 != nil {
-		_write_err111 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err114 == nil && err2 != nil {
+		_write_err114 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err111 == nil && err2 != nil {
-		_write_err111 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err114 == nil && err2 != nil {
+		_write_err114 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err111 == nil && err2 != nil {
-		_write_err111 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err114 == nil && err2 != nil {
+		_write_err114 = thrift.WrapTException(err2)
 	}
-	if _write_err111 != nil {
-		return false, thrift.WrapTException(_write_err111)
+	if _write_err114 != nil {
+		return false, thrift.WrapTException(_write_err114)
 	}
 	return true, err
 }
@@ -4447,7 +4461,7 @@ type allTypesProcessorEchoBinary struct {
 }
 
 func (p *allTypesProcessorEchoBinary) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err113 error
+	var _write_err116 error
 	args := AllTypesEchoBinaryArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4493,21 +4507,21 @@ func (p *allTypesProcessorEchoBinary) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc114 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoBinary: "+err2.Error())
+		_exc117 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoBinary: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoBinary", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err113 = thrift.WrapTException(err2)
+			_write_err116 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc114.Write(ctx, oprot); _write_err113 == nil && err2 != nil {
-			_write_err113 = thrift.WrapTException(err2)
+		if err2 := _exc117.Write(ctx, oprot); _write_err116 == nil && err2 != nil {
+			_write_err116 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err113 == nil && err2 != nil {
-			_write_err113 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err116 == nil && err2 != nil {
+			_write_err116 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err113 == nil && err2 != nil {
-			_write_err113 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err116 == nil && err2 != nil {
+			_write_err116 = thrift.WrapTException(err2)
 		}
-		if _write_err113 != nil {
-			return false, thrift.WrapTException(_write_err113)
+		if _write_err116 != nil {
+			return false, thrift.WrapTException(_write_err116)
 		}
 		return true, err
 	} else {
@@ -4515,19 +4529,19 @@ func (p *allTypesProcessorEchoBinary) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoBinary", thrift.REPLY, seqId); err2 != nil {
-		_write_err113 = thrift.WrapTException(err2)
+		_write_err116 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err113 == nil && err2 != nil {
-		_write_err113 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err116 == nil && err2 != nil {
+		_write_err116 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err113 == nil && err2 != nil {
-		_write_err113 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err116 == nil && err2 != nil {
+		_write_err116 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err113 == nil && err2 != nil {
-		_write_err113 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err116 == nil && err2 != nil {
+		_write_err116 = thrift.WrapTException(err2)
 	}
-	if _write_err113 != nil {
-		return false, thrift.WrapTException(_write_err113)
+	if _write_err116 != nil {
+		return false, thrift.WrapTException(_write_err116)
 	}
 	return true, err
 }
@@ -4537,7 +4551,7 @@ type allTypesProcessorEchoDouble struct {
 }
 
 func (p *allTypesProcessorEchoDouble) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err115 error
+	var _write_err118 error
 	args := AllTypesEchoDoubleArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4583,21 +4597,21 @@ func (p *allTypesProcessorEchoDouble) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc116 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoDouble: "+err2.Error())
+		_exc119 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoDouble: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoDouble", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err115 = thrift.WrapTException(err2)
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc116.Write(ctx, oprot); _write_err115 == nil && err2 != nil {
-			_write_err115 = thrift.WrapTException(err2)
+		if err2 := _exc119.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err115 == nil && err2 != nil {
-			_write_err115 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err115 == nil && err2 != nil {
-			_write_err115 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
+			_write_err118 = thrift.WrapTException(err2)
 		}
-		if _write_err115 != nil {
-			return false, thrift.WrapTException(_write_err115)
+		if _write_err118 != nil {
+			return false, thrift.WrapTException(_write_err118)
 		}
 		return true, err
 	} else {
@@ -4605,19 +4619,19 @@ func (p *allTypesProcessorEchoDouble) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoDouble", thrift.REPLY, seqId); err2 != nil {
-		_write_err115 = thrift.WrapTException(err2)
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err115 == nil && err2 != nil {
-		_write_err115 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err115 == nil && err2 != nil {
-		_write_err115 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err115 == nil && err2 != nil {
-		_write_err115 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err118 == nil && err2 != nil {
+		_write_err118 = thrift.WrapTException(err2)
 	}
-	if _write_err115 != nil {
-		return false, thrift.WrapTException(_write_err115)
+	if _write_err118 != nil {
+		return false, thrift.WrapTException(_write_err118)
 	}
 	return true, err
 }
@@ -4627,7 +4641,7 @@ type allTypesProcessorEchoColor struct {
 }
 
 func (p *allTypesProcessorEchoColor) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err117 error
+	var _write_err120 error
 	args := AllTypesEchoColorArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4673,21 +4687,21 @@ func (p *allTypesProcessorEchoColor) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc118 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoColor: "+err2.Error())
+		_exc121 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoColor: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoColor", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err117 = thrift.WrapTException(err2)
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc118.Write(ctx, oprot); _write_err117 == nil && err2 != nil {
-			_write_err117 = thrift.WrapTException(err2)
+		if err2 := _exc121.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err117 == nil && err2 != nil {
-			_write_err117 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err117 == nil && err2 != nil {
-			_write_err117 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
+			_write_err120 = thrift.WrapTException(err2)
 		}
-		if _write_err117 != nil {
-			return false, thrift.WrapTException(_write_err117)
+		if _write_err120 != nil {
+			return false, thrift.WrapTException(_write_err120)
 		}
 		return true, err
 	} else {
@@ -4695,19 +4709,19 @@ func (p *allTypesProcessorEchoColor) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoColor", thrift.REPLY, seqId); err2 != nil {
-		_write_err117 = thrift.WrapTException(err2)
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err117 == nil && err2 != nil {
-		_write_err117 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err117 == nil && err2 != nil {
-		_write_err117 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err117 == nil && err2 != nil {
-		_write_err117 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err120 == nil && err2 != nil {
+		_write_err120 = thrift.WrapTException(err2)
 	}
-	if _write_err117 != nil {
-		return false, thrift.WrapTException(_write_err117)
+	if _write_err120 != nil {
+		return false, thrift.WrapTException(_write_err120)
 	}
 	return true, err
 }
@@ -4717,7 +4731,7 @@ type allTypesProcessorEchoMap struct {
 }
 
 func (p *allTypesProcessorEchoMap) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err119 error
+	var _write_err122 error
 	args := AllTypesEchoMapArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4763,21 +4777,21 @@ func (p *allTypesProcessorEchoMap) Process(ctx context.Context, seqId int32, ipr
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc120 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoMap: "+err2.Error())
+		_exc123 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing echoMap: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "echoMap", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err119 = thrift.WrapTException(err2)
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc120.Write(ctx, oprot); _write_err119 == nil && err2 != nil {
-			_write_err119 = thrift.WrapTException(err2)
+		if err2 := _exc123.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err119 == nil && err2 != nil {
-			_write_err119 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err119 == nil && err2 != nil {
-			_write_err119 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
+			_write_err122 = thrift.WrapTException(err2)
 		}
-		if _write_err119 != nil {
-			return false, thrift.WrapTException(_write_err119)
+		if _write_err122 != nil {
+			return false, thrift.WrapTException(_write_err122)
 		}
 		return true, err
 	} else {
@@ -4785,19 +4799,109 @@ func (p *allTypesProcessorEchoMap) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "echoMap", thrift.REPLY, seqId); err2 != nil {
-		_write_err119 = thrift.WrapTException(err2)
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err119 == nil && err2 != nil {
-		_write_err119 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err119 == nil && err2 != nil {
-		_write_err119 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err119 == nil && err2 != nil {
-		_write_err119 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err122 == nil && err2 != nil {
+		_write_err122 = thrift.WrapTException(err2)
 	}
-	if _write_err119 != nil {
-		return false, thrift.WrapTException(_write_err119)
+	if _write_err122 != nil {
+		return false, thrift.WrapTException(_write_err122)
+	}
+	return true, err
+}
+
+type allTypesProcessorNotServed struct {
+	handler AllTypes
+}
+
+func (p *allTypesProcessorNotServed) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err124 error
+	args := AllTypesNotServedArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "notServed", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := AllTypesNotServedResult{}
+	if retval, err2 := p.handler.NotServed(ctx); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc125 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing notServed: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "notServed", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc125.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
+			_write_err124 = thrift.WrapTException(err2)
+		}
+		if _write_err124 != nil {
+			return false, thrift.WrapTException(_write_err124)
+		}
+		return true, err
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "notServed", thrift.REPLY, seqId); err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err124 == nil && err2 != nil {
+		_write_err124 = thrift.WrapTException(err2)
+	}
+	if _write_err124 != nil {
+		return false, thrift.WrapTException(_write_err124)
 	}
 	return true, err
 }
@@ -6876,17 +6980,17 @@ func (p *AllTypesStructKeysArgs) ReadField1(ctx context.Context, iprot thrift.TP
 	tMap := make(map[*common.Point]string, size)
 	p.M = tMap
 	for i := 0; i < size; i++ {
-		_key121 := &common.Point{}
-		if err := _key121.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _key121), err)
+		_key126 := &common.Point{}
+		if err := _key126.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _key126), err)
 		}
-		var _val122 string
+		var _val127 string
 		if v, err := iprot.ReadString(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_val122 = v
+			_val127 = v
 		}
-		p.M[_key121] = _val122
+		p.M[_key126] = _val127
 	}
 	if err := iprot.ReadMapEnd(ctx); err != nil {
 		return thrift.PrependError("error reading map end: ", err)
@@ -7113,13 +7217,13 @@ func (p *AllTypesIdsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol
 	tSlice := make(common.Tags, 0, size)
 	p.Tags = tSlice
 	for i := 0; i < size; i++ {
-		var _elem123 string
+		var _elem128 string
 		if v, err := iprot.ReadString(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_elem123 = v
+			_elem128 = v
 		}
-		p.Tags = append(p.Tags, _elem123)
+		p.Tags = append(p.Tags, _elem128)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -7239,14 +7343,14 @@ func (p *AllTypesIdsResult) ReadField0(ctx context.Context, iprot thrift.TProtoc
 	tSlice := make([]ID, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		var _elem124 ID
+		var _elem129 ID
 		if v, err := iprot.ReadI64(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
 			temp := ID(v)
-			_elem124 = temp
+			_elem129 = temp
 		}
-		p.Success = append(p.Success, _elem124)
+		p.Success = append(p.Success, _elem129)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -7988,19 +8092,19 @@ func (p *AllTypesEchoMapArgs) ReadField1(ctx context.Context, iprot thrift.TProt
 	tMap := make(map[int64]string, size)
 	p.M = tMap
 	for i := 0; i < size; i++ {
-		var _key125 int64
+		var _key130 int64
 		if v, err := iprot.ReadI64(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_key125 = v
+			_key130 = v
 		}
-		var _val126 string
+		var _val131 string
 		if v, err := iprot.ReadString(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_val126 = v
+			_val131 = v
 		}
-		p.M[_key125] = _val126
+		p.M[_key130] = _val131
 	}
 	if err := iprot.ReadMapEnd(ctx); err != nil {
 		return thrift.PrependError("error reading map end: ", err)
@@ -8123,19 +8227,19 @@ func (p *AllTypesEchoMapResult) ReadField0(ctx context.Context, iprot thrift.TPr
 	tMap := make(map[int64]string, size)
 	p.Success = tMap
 	for i := 0; i < size; i++ {
-		var _key127 int64
+		var _key132 int64
 		if v, err := iprot.ReadI64(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_key127 = v
+			_key132 = v
 		}
-		var _val128 string
+		var _val133 string
 		if v, err := iprot.ReadString(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_val128 = v
+			_val133 = v
 		}
-		p.Success[_key127] = _val128
+		p.Success[_key132] = _val133
 	}
 	if err := iprot.ReadMapEnd(ctx); err != nil {
 		return thrift.PrependError("error reading map end: ", err)
@@ -8192,4 +8296,169 @@ func (p *AllTypesEchoMapResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("AllTypesEchoMapResult(%+v)", *p)
+}
+
+type AllTypesNotServedArgs struct {
+}
+
+func NewAllTypesNotServedArgs() *AllTypesNotServedArgs {
+	return &AllTypesNotServedArgs{}
+}
+
+func (p *AllTypesNotServedArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *AllTypesNotServedArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "notServed_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *AllTypesNotServedArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("AllTypesNotServedArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type AllTypesNotServedResult struct {
+	Success *string `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewAllTypesNotServedResult() *AllTypesNotServedResult {
+	return &AllTypesNotServedResult{}
+}
+
+var AllTypesNotServedResult_Success_DEFAULT string
+
+func (p *AllTypesNotServedResult) GetSuccess() string {
+	if !p.IsSetSuccess() {
+		return AllTypesNotServedResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+func (p *AllTypesNotServedResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *AllTypesNotServedResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *AllTypesNotServedResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *AllTypesNotServedResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "notServed_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *AllTypesNotServedResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *AllTypesNotServedResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("AllTypesNotServedResult(%+v)", *p)
 }
