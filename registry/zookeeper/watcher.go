@@ -309,7 +309,13 @@ func (w *watcher) publish() {
 			names = append(names, n)
 		}
 	}
-	slices.SortFunc(names, strings.Compare)
+	// Sorted by address (then node name), so that sets compare stably.
+	slices.SortFunc(names, func(a, b string) int {
+		if c := strings.Compare(w.children[a].inst.Address, w.children[b].inst.Address); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	list := make([]*registry.Instance, len(names))
 	for i, n := range names {
 		list[i] = w.children[n].inst
