@@ -139,19 +139,28 @@ func (b *randomBalancer) Pick(info PickInfo) *Instance {
 
 // ---- round_robin (smooth weighted) ----
 
-// maxSchedule bounds the precomputed schedule; larger weight sums fall back
-// to the step-by-step smooth algorithm under a mutex.
-const maxSchedule = 1 << 16
+// maxScheduleWork bounds the work of precomputing the smooth weighted
+// schedule (period x instances); beyond it the balancer schedules by
+// earliest deadline with a heap, which interleaves just as smoothly.
+const maxScheduleWork = 1 << 22
 
 type roundRobin struct {
 	instances []*Instance
-	// schedule is one full period of the smooth weighted order, when it is
-	// short enough to precompute; next indexes it atomically.
+	// schedule is one full period of nginx's smooth weighted order, when
+	// it is cheap to precompute; next indexes it atomically.
 	schedule []int32
 	next     atomic.Uint64
 
-	mu      sync.Mutex
-	current []int // smooth weighted state, when schedule is nil
+	// Otherwise: earliest-deadline-first over a heap, under mu. Each pick
+	// advances the chosen instance's deadline by 1/weight.
+	mu   sync.Mutex
+	heap []edfEntry
+}
+
+type edfEntry struct {
+	deadline float64
+	step     float64
+	idx      int32
 }
 
 func newRoundRobin(instances []*Instance) *roundRobin {
@@ -168,8 +177,16 @@ func newRoundRobin(instances []*Instance) *roundRobin {
 	for _, in := range instances {
 		period += in.EffectiveWeight() / g
 	}
-	if period > maxSchedule {
-		b.current = make([]int, n)
+	if period*n > maxScheduleWork {
+		b.heap = make([]edfEntry, n)
+		for i, in := range instances {
+			step := 1 / float64(in.EffectiveWeight())
+			// A random phase keeps many gateways from moving in lockstep.
+			b.heap[i] = edfEntry{deadline: step * rand.Float64(), step: step, idx: int32(i)}
+		}
+		for i := n/2 - 1; i >= 0; i-- {
+			b.down(i)
+		}
 		return b
 	}
 	// Run the smooth weighted algorithm for one period: every instance
@@ -202,6 +219,33 @@ func gcd(a, b int) int {
 	return a
 }
 
+func (b *roundRobin) less(i, j int) bool {
+	x, y := &b.heap[i], &b.heap[j]
+	if x.deadline != y.deadline {
+		return x.deadline < y.deadline
+	}
+	return x.idx < y.idx
+}
+
+func (b *roundRobin) down(i int) {
+	n := len(b.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && b.less(r, l) {
+			m = r
+		}
+		if !b.less(m, i) {
+			return
+		}
+		b.heap[i], b.heap[m] = b.heap[m], b.heap[i]
+		i = m
+	}
+}
+
 // Pick implements Balancer.
 func (b *roundRobin) Pick(info PickInfo) *Instance {
 	n := len(b.instances)
@@ -222,23 +266,17 @@ func (b *roundRobin) Pick(info PickInfo) *Instance {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	best, total := -1, 0
-	for i, in := range b.instances {
-		if excluded(&info, in) {
-			continue
-		}
-		w := in.EffectiveWeight()
-		b.current[i] += w
-		total += w
-		if best < 0 || b.current[i] > b.current[best] {
-			best = i
+	// An excluded instance's turn is spent; after n turns all were seen.
+	for range n {
+		top := &b.heap[0]
+		in := b.instances[top.idx]
+		top.deadline += top.step
+		b.down(0)
+		if !excluded(&info, in) {
+			return in
 		}
 	}
-	if best < 0 {
-		return nil
-	}
-	b.current[best] -= total
-	return b.instances[best]
+	return nil
 }
 
 // ---- consistent_hash (ring with virtual nodes) ----
