@@ -12,6 +12,7 @@ import (
 
 	gogrpc "google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -226,7 +227,7 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 		}
 	}
 	in := m.in.New().Interface()
-	if err := decode(s, body, in); err != nil {
+	if err := decode(m.unmarsh, body, in); err != nil {
 		return nil, fill(err, svcName, mName)
 	}
 	if len(call.Meta) > 0 {
@@ -304,7 +305,7 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in prot
 }
 
 // decode reads the request JSON into msg. An empty body is an empty message.
-func decode(s *schema, body []byte, msg proto.Message) (err error) {
+func decode(u protojson.UnmarshalOptions, body []byte, msg proto.Message) (err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
@@ -314,7 +315,7 @@ func decode(s *schema, body []byte, msg proto.Message) (err error) {
 				Message: "request body could not be decoded", Err: fmt.Errorf("panic: %v", r)}
 		}
 	}()
-	if e := s.unmarsh.Unmarshal(body, msg); e != nil {
+	if e := u.Unmarshal(body, msg); e != nil {
 		return &generic.Error{Code: generic.CodeInvalidArgument,
 			Message: fmt.Sprintf("invalid request for %s: %s", msg.ProtoReflect().Descriptor().FullName(), protoErrText(e)),
 			Err:     e}

@@ -15,9 +15,9 @@ import (
 	"github.com/bufbuild/protocompile/linker"
 	gogrpc "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/reflection"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
-	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -147,7 +147,7 @@ func TestReflectionNodeStyleDescriptorsAreRepaired(t *testing.T) {
 			return
 		}
 		p.Name = proto.String("demo_v1_people.proto") // not the name it is imported by
-		p.Dependency = nil                             // dependencies left out
+		p.Dependency = nil                            // dependencies left out
 		for _, m := range p.MessageType {
 			if m.GetName() != "Everything" {
 				continue

@@ -45,8 +45,35 @@ type method struct {
 	stream  *gogrpc.StreamDesc // non-nil for server streaming
 	kind    string             // "" unary/server streaming, else a description
 
+	// unmarsh reads requests; it skips the required-field walk when the
+	// input has no required fields anywhere (all of proto3).
+	unmarsh protojson.UnmarshalOptions
+
 	typeOnce sync.Once
 	inType   *generic.Type
+}
+
+// hasRequired reports whether md or any message it contains declares a
+// required field.
+func hasRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fds := md.Fields()
+	for i := 0; i < fds.Len(); i++ {
+		fd := fds.Get(i)
+		if fd.Cardinality() == protoreflect.Required {
+			return true
+		}
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if fd.Message() != nil && hasRequired(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // inputType is the method's input as a generic.Type, built once.
@@ -66,19 +93,19 @@ func newSchema(fdps []*descriptorpb.FileDescriptorProto, now time.Time, emitDefa
 	s := &schema{files: files, services: map[string]*service{}, fetched: now}
 	s.types = &resolver{local: dynamicpb.NewTypes(files)}
 	s.unmarsh = protojson.UnmarshalOptions{Resolver: s.types}
-	s.marsh = protojson.MarshalOptions{Resolver: s.types, EmitUnpopulated: emitDefaults}
+	s.marsh = protojson.MarshalOptions{Resolver: s.types, EmitUnpopulated: emitDefaults, AllowPartial: true}
 	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		svcs := fd.Services()
 		for i := 0; i < svcs.Len(); i++ {
 			sd := svcs.Get(i)
-			s.services[string(sd.FullName())] = newService(sd)
+			s.services[string(sd.FullName())] = newService(sd, s.unmarsh)
 		}
 		return true
 	})
 	return s, nil
 }
 
-func newService(sd protoreflect.ServiceDescriptor) *service {
+func newService(sd protoreflect.ServiceDescriptor, unmarsh protojson.UnmarshalOptions) *service {
 	svc := &service{desc: sd, methods: map[string]*method{}}
 	mds := sd.Methods()
 	lower := map[string]int{}
@@ -93,6 +120,8 @@ func newService(sd protoreflect.ServiceDescriptor) *service {
 			in:   dynamicpb.NewMessageType(md.Input()),
 			out:  dynamicpb.NewMessageType(md.Output()),
 		}
+		m.unmarsh = unmarsh
+		m.unmarsh.AllowPartial = !hasRequired(md.Input(), map[protoreflect.FullName]bool{})
 		switch {
 		case md.IsStreamingClient() && md.IsStreamingServer():
 			m.kind = "bidirectional streaming"
