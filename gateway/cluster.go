@@ -171,10 +171,21 @@ func (c *cluster) rebuild() {
 	for addr, m := range c.members {
 		if byAddr[addr] == nil {
 			delete(c.members, addr)
-			go m.client.Close()
+			go c.retire(m)
 		}
 	}
 	c.snap.Store(&snapshot{all: all, byAddr: byAddr, balancer: map[string]registry.Balancer{}})
+}
+
+// retire closes a removed member's client once the calls in flight on it
+// have finished (or after the service timeout), so that a deregistered
+// instance's last requests are not cut off.
+func (c *cluster) retire(m *member) {
+	deadline := c.now().Add(c.svc.Timeout + time.Second)
+	for m.inflight.Load() > 0 && c.now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.client.Close()
 }
 
 // setOnline records an admin override for one address and republishes.
@@ -325,6 +336,14 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		}
 		lastErr = err
 		code := generic.CodeOf(err)
+		if code == generic.CodeCanceled && ctx.Err() == nil {
+			// The client, not the caller, gave up (a connection closing):
+			// a connection failure.
+			code = generic.CodeUnavailable
+			e := *generic.AsError(err)
+			e.Code = code
+			lastErr = &e
+		}
 		if failureCounts(code) {
 			c.recordFailure(s, m)
 		} else {
