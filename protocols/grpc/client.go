@@ -231,9 +231,9 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 		return nil, fill(err, svcName, mName)
 	}
 	if len(call.Meta) > 0 {
-		md := make(metadata.MD, len(call.Meta))
-		for k, v := range call.Meta {
-			md[strings.ToLower(k)] = []string{v}
+		md, err := outgoing(call.Meta)
+		if err != nil {
+			return nil, fill(err, svcName, mName)
 		}
 		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
@@ -304,6 +304,46 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in prot
 	return &generic.Result{Streamed: true, Meta: c.meta(hdr, st.Trailer())}, nil
 }
 
+// outgoing turns forwarded headers into gRPC metadata. Names are
+// lower-cased; names gRPC reserves or cannot carry are skipped; a value
+// that is not printable ASCII (outside "-bin" keys) is an error.
+func outgoing(meta map[string]string) (metadata.MD, error) {
+	md := make(metadata.MD, len(meta))
+	for k, v := range meta {
+		k = strings.ToLower(k)
+		if !validKey(k) {
+			continue
+		}
+		if !strings.HasSuffix(k, "-bin") {
+			for i := 0; i < len(v); i++ {
+				if v[i] < 0x20 || v[i] > 0x7e {
+					return nil, generic.Errorf(generic.CodeInvalidArgument,
+						"header %q: want printable ASCII to forward as grpc metadata", k)
+				}
+			}
+		}
+		md[k] = []string{v}
+	}
+	return md, nil
+}
+
+func validKey(k string) bool {
+	if k == "" || strings.HasPrefix(k, "grpc-") {
+		return false
+	}
+	switch k {
+	case "content-type", "te", "user-agent", "connection", "host", "transfer-encoding", "upgrade", "keep-alive":
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // decode reads the request JSON into msg. An empty body is an empty message.
 func decode(u protojson.UnmarshalOptions, body []byte, msg proto.Message) (err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -316,11 +356,50 @@ func decode(u protojson.UnmarshalOptions, body []byte, msg proto.Message) (err e
 		}
 	}()
 	if e := u.Unmarshal(body, msg); e != nil {
+		text := protoErrText(e)
+		if h := rangeHint(text); h != "" {
+			text = h
+		}
 		return &generic.Error{Code: generic.CodeInvalidArgument,
-			Message: fmt.Sprintf("invalid request for %s: %s", msg.ProtoReflect().Descriptor().FullName(), protoErrText(e)),
+			Message: fmt.Sprintf("invalid request for %s: %s", msg.ProtoReflect().Descriptor().FullName(), text),
 			Err:     e}
 	}
 	return nil
+}
+
+// rangeHint rewrites protojson's "invalid value for int64 field id: N"
+// as "field id: N is out of range for int64" when N is an integer that
+// does not fit; otherwise it returns "".
+func rangeHint(text string) string {
+	const p = "invalid value for "
+	i := strings.Index(text, p)
+	if i < 0 {
+		return ""
+	}
+	kind, rest, ok := strings.Cut(text[i+len(p):], " field ")
+	if !ok {
+		return ""
+	}
+	field, val, ok := strings.Cut(rest, ": ")
+	if !ok {
+		return ""
+	}
+	bits := 32
+	if strings.HasSuffix(kind, "64") {
+		bits = 64
+	} else if !strings.HasSuffix(kind, "32") {
+		return ""
+	}
+	var err error
+	if strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "fixed") {
+		_, err = generic.ParseUint([]byte(val), bits)
+	} else {
+		_, err = generic.ParseInt([]byte(val), bits)
+	}
+	if err == nil || !strings.Contains(err.Error(), "out of range") {
+		return ""
+	}
+	return "field " + field + ": " + err.Error()
 }
 
 // protoErrText strips the "proto:" prefix (followed by a space or, at

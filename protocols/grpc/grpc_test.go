@@ -194,6 +194,12 @@ func cases(t *testing.T) []tcase {
 		{name: "bidi_streaming_unimplemented", method: "Chat", body: `{}`,
 			code: generic.CodeUnimplemented, status: 501, msgContains: []string{"bidirectional"}},
 
+		{name: "reserved_and_invalid_headers_skipped", method: "Echo", body: `{}`,
+			meta: map[string]string{"x-request-id": "r2", "Content-Type": "text/plain", "grpc-timeout": "1S", "bad key": "x"},
+			want: `{"requestId":"r2"}`},
+		{name: "header_value_not_ascii", method: "Echo", body: `{}`, meta: map[string]string{"x-request-id": "caf\u00e9\n"},
+			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{`"x-request-id"`}},
+
 		// Errors.
 		{name: "malformed_json", method: "Get", body: `{"id":`,
 			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"demo.v1.GetPersonRequest"}},
@@ -202,9 +208,11 @@ func cases(t *testing.T) []tcase {
 		{name: "string_where_int_wanted", method: "Get", body: `{"id":"abc"}`,
 			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"id", "abc"}},
 		{name: "int64_out_of_range", method: "Get", body: `{"id":"9223372036854775808"}`,
-			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"id"}},
+			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"field id: 9223372036854775808 is out of range for int64"}},
 		{name: "int32_out_of_range", method: "Echo", body: `{"i32":2147483648}`,
-			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"i32"}},
+			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"field i32: 2147483648 is out of range for int32"}},
+		{name: "uint64_negative", method: "Echo", body: `{"u64":"-1"}`,
+			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"u64"}},
 		{name: "unknown_method", method: "Nope", body: `{}`,
 			code: generic.CodeNotFound, status: 404, msgContains: []string{`"Nope"`, service}},
 		{name: "not_found_with_error_info", method: "Get", body: `{"id":99}`,
