@@ -6,18 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/TarsCloud/TarsGo/tars/protocol"
 	"github.com/TarsCloud/TarsGo/tars/protocol/codec"
 	"github.com/TarsCloud/TarsGo/tars/protocol/res/basef"
 	"github.com/TarsCloud/TarsGo/tars/protocol/res/requestf"
-	"github.com/TarsCloud/TarsGo/tars/transport"
-	"github.com/TarsCloud/TarsGo/tars/util/grace"
-	"github.com/TarsCloud/TarsGo/tars/util/rogger"
 )
 
 // Dispatcher handles one decoded request, as a tars2go-generated dispatch
@@ -38,77 +34,111 @@ func (e *Error) Error() string { return fmt.Sprintf("tars error %d: %s", e.Code,
 
 // Server is a running Tars servant.
 type Server struct {
-	ts   *transport.TarsServer
-	addr string
-	done chan struct{}
+	ln    net.Listener
+	proto *serverProtocol
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
 }
 
 // Addr is the address the servant listens on (host:port).
-func (s *Server) Addr() string { return s.addr }
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Stop stops accepting connections and closes the open ones.
+// Stop closes the listener and every open connection, and waits for the
+// connection goroutines to end.
 func (s *Server) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_ = s.ts.Shutdown(ctx)
-	select {
-	case <-s.done:
-	case <-time.After(2 * time.Second):
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
 	}
+	s.mu.Unlock()
+	s.wg.Wait()
 }
 
-// Serve starts a servant on addr (port 0 picks a free port) with TarsGo's
-// TCP transport server, dispatching every request to d.
+// Serve starts a servant on addr (port 0 picks a free port), dispatching
+// every request to d.
 //
-// TarsGo's server takes a listen address, not a listener, so a port-0
-// address is first bound here and handed to TarsGo through its
-// inherited-listener mechanism (package grace), so that Addr is exact.
-// TarsGo's transport logs through its process-wide logger, which logs
-// every connection at DEBUG level to stdout; Serve turns it off.
+// Packets are framed with TarsGo's protocol.TarsRequest and decoded and
+// encoded with TarsGo's requestf, codec and tup packages; each request runs
+// in its own goroutine and replies are written under a per-connection lock,
+// as TarsGo's server does. TarsGo's own TCP server (transport.TarsServer)
+// is not used because it has data races that `go test -race` reports
+// (transport/tcphandler.go reads gtime.CurrUnixTime and connInfo.numInvoke
+// without synchronisation) and it never closes its listener on Shutdown.
 func Serve(addr string, d Dispatcher) (*Server, error) {
-	rogger.SetLevel(rogger.OFF)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	actual := ln.Addr().String()
-	f, err := ln.(*net.TCPListener).File()
-	_ = ln.Close()
-	if err != nil {
-		return nil, err
-	}
-	fd, err := syscall.Dup(int(f.Fd()))
-	_ = f.Close()
-	if err != nil {
-		return nil, err
-	}
-	key := fmt.Sprintf("%s_%s_%s", grace.InheritFdPrefix, "tcp", actual)
-	_ = os.Setenv(key, strconv.Itoa(fd))
-	defer os.Unsetenv(key)
-
-	ts := transport.NewTarsServer(&serverProtocol{d: d}, &transport.TarsServerConf{
-		Proto:         "tcp",
-		Address:       actual,
-		MaxInvoke:     0, // one goroutine per request
-		AcceptTimeout: 500 * time.Millisecond,
-		ReadTimeout:   500 * time.Millisecond,
-		WriteTimeout:  5 * time.Second,
-		IdleTimeout:   10 * time.Minute,
-		TCPNoDelay:    true,
-	})
-	if err := ts.Listen(); err != nil {
-		_ = syscall.Close(fd)
-		return nil, err
-	}
-	s := &Server{ts: ts, addr: actual, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		_ = ts.Serve()
-	}()
+	s := &Server{ln: ln, proto: &serverProtocol{d: d}, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
 	return s, nil
 }
 
-// serverProtocol is a transport.ServerProtocol: it decodes the request
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serveConn(c)
+	}
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wmu sync.Mutex
+	var reqs sync.WaitGroup
+	defer func() {
+		cancel()
+		_ = c.Close()
+		reqs.Wait()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	buf := make([]byte, 0, 64<<10)
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(chunk)
+		if err != nil {
+			return
+		}
+		buf = append(buf, chunk[:n]...)
+		for {
+			size, status := s.proto.ParsePackage(buf)
+			if status == protocol.PackageLess {
+				break
+			}
+			if status == protocol.PackageError {
+				return
+			}
+			pkg := append([]byte(nil), buf[:size]...)
+			buf = append(buf[:0], buf[size:]...)
+			reqs.Add(1)
+			go func() {
+				defer reqs.Done()
+				rsp := s.proto.Invoke(ctx, pkg)
+				if rsp == nil {
+					return
+				}
+				wmu.Lock()
+				_, _ = c.Write(rsp)
+				wmu.Unlock()
+			}()
+		}
+	}
+}
+
+// serverProtocol has the shape of TarsGo's transport.ServerProtocol: it decodes the request
 // packet, calls the Dispatcher, and encodes the reply (a ResponsePacket,
 // or for TUP a RequestPacket carrying the status map).
 type serverProtocol struct {
@@ -118,7 +148,7 @@ type serverProtocol struct {
 func (s *serverProtocol) Invoke(ctx context.Context, pkg []byte) []byte {
 	req := requestf.RequestPacket{}
 	resp := requestf.ResponsePacket{}
-	if err := req.ReadFrom(codec.NewReader(pkg[4:])); err != nil {
+	if err := readRequest(&req, pkg[4:]); err != nil {
 		resp.IRet = basef.TARSSERVERDECODEERR
 		resp.SResultDesc = "cannot decode request packet: " + err.Error()
 		return encodeResponse(&resp)
@@ -192,3 +222,14 @@ func (s *serverProtocol) GetCloseMsg() []byte {
 }
 
 func (s *serverProtocol) DoClose(ctx context.Context) {}
+
+// readRequest decodes a request packet; malformed input is an error, not
+// a panic.
+func readRequest(req *requestf.RequestPacket, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed request packet: %v", r)
+		}
+	}()
+	return req.ReadFrom(codec.NewReader(b))
+}

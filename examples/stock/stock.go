@@ -43,10 +43,17 @@ func (q *Quote) WriteBlock(b *codec.Buffer, tag byte) error {
 	return b.WriteHead(codec.StructEnd, 0)
 }
 
-var quotes = map[string]Quote{
-	"600000": {Code: "600000", Name: "Pudong Development Bank", Price: 7.31, Volume: 41230000, Market: MarketSH},
-	"000001": {Code: "000001", Name: "Ping An Bank", Price: 11.02, Volume: 95120000, Market: MarketSZ},
-	"00700":  {Code: "00700", Name: "Tencent", Price: 318.4, Volume: 18800000, Market: MarketHK},
+// lookup returns the sample quote for code.
+func lookup(code string) (Quote, bool) {
+	switch code {
+	case "600000":
+		return Quote{Code: code, Name: "Pudong Development Bank", Price: 7.31, Volume: 41230000, Market: MarketSH}, true
+	case "000001":
+		return Quote{Code: code, Name: "Ping An Bank", Price: 11.02, Volume: 95120000, Market: MarketSZ}, true
+	case "00700":
+		return Quote{Code: code, Name: "Tencent", Price: 318.4, Volume: 18800000, Market: MarketHK}, true
+	}
+	return Quote{Code: code}, false
 }
 
 // Start starts the sample servant on addr ("127.0.0.1:0" picks a port).
@@ -72,10 +79,7 @@ func (dispatcher) Dispatch(ctx context.Context, req *requestf.RequestPacket, res
 		if err := r.ReadString(&code, tag, true); err != nil {
 			return &Error{Code: basef.TARSSERVERDECODEERR, Msg: err.Error()}
 		}
-		q, ok := quotes[code]
-		if !ok {
-			q = Quote{Code: code}
-		}
+		q, _ := lookup(code)
 		_ = reply.Put("", 0, q.WriteBlock)
 	case "listQuotes":
 		r, tag := args.Arg("codes", 1)
@@ -85,7 +89,7 @@ func (dispatcher) Dispatch(ctx context.Context, req *requestf.RequestPacket, res
 		}
 		var found []Quote
 		for _, c := range codes {
-			if q, ok := quotes[c]; ok {
+			if q, ok := lookup(c); ok {
 				found = append(found, q)
 			}
 		}

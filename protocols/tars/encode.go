@@ -11,44 +11,49 @@ import (
 	"github.com/rpcbridge/rpcbridge/generic"
 )
 
-// path names the value being converted, for error messages. It is a
-// linked list on the stack, rendered only when an error is reported.
-type path struct {
-	parent *path
-	name   string // field or argument name; "" for an element
-	index  int    // element index, or -1
-	key    []byte // map key, when set
+// convError is a conversion error. The path to the bad value is built
+// while the error travels up (so that nothing is allocated for paths on
+// success), innermost segment first.
+type convError struct {
+	segs []string
+	msg  string
 }
 
-func (p *path) String() string {
-	if p == nil {
-		return ""
+func (c *convError) Error() string { return c.msg }
+
+func convErr(format string, args ...any) *convError {
+	return &convError{msg: fmt.Sprintf(format, args...)}
+}
+
+// at adds a path segment (".name", "[3]", "[\"key\"]") to a conversion
+// error; other errors pass through.
+func at(err error, seg string) error {
+	if c, ok := err.(*convError); ok {
+		c.segs = append(c.segs, seg)
 	}
-	var parts []string
-	for q := p; q != nil; q = q.parent {
-		switch {
-		case q.key != nil:
-			parts = append(parts, "["+strconv.Quote(string(q.key))+"]")
-		case q.index >= 0:
-			parts = append(parts, "["+strconv.Itoa(q.index)+"]")
-		default:
-			parts = append(parts, "."+q.name)
-		}
+	return err
+}
+
+// inputError turns a conversion error into INVALID_ARGUMENT naming the
+// argument ("a") or the field ("a.inner.points[0].x").
+func inputError(err error) error {
+	c, ok := err.(*convError)
+	if !ok {
+		return err
 	}
 	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteString(parts[i])
+	for i := len(c.segs) - 1; i >= 0; i-- {
+		b.WriteString(c.segs[i])
 	}
-	return strings.TrimPrefix(b.String(), ".")
-}
-
-// inputError is an INVALID_ARGUMENT naming the argument or field.
-func inputError(p *path, format string, args ...any) *generic.Error {
-	what := "argument"
-	if p != nil && p.parent != nil {
-		what = "field"
+	p := strings.TrimPrefix(b.String(), ".")
+	if p == "" {
+		return generic.Errorf(generic.CodeInvalidArgument, "%s", c.msg)
 	}
-	return generic.Errorf(generic.CodeInvalidArgument, "%s %q: %s", what, p.String(), fmt.Sprintf(format, args...))
+	what := "field"
+	if len(c.segs) == 1 {
+		what = "argument"
+	}
+	return generic.Errorf(generic.CodeInvalidArgument, "%s %q: %s", what, p, c.msg)
 }
 
 func got(raw []byte) string {
@@ -67,9 +72,9 @@ type encoder struct {
 
 // fields writes the JSON object obj as the fields of s, in tag order,
 // without struct begin/end markers. An empty obj means {}.
-func (e *encoder) fields(s *structDesc, obj []byte, parent *path, depth int) error {
+func (e *encoder) fields(s *structDesc, obj []byte, top bool, depth int) error {
 	if depth > maxDepth {
-		return inputError(parent, "value nested too deeply")
+		return convErr("value nested too deeply")
 	}
 	var small [24][2]int32
 	var spans [][2]int32
@@ -81,10 +86,10 @@ func (e *encoder) fields(s *structDesc, obj []byte, parent *path, depth int) err
 	i := skipSpace(obj, 0)
 	if i < len(obj) && !(len(obj)-i == 4 && string(obj[i:]) == "null") {
 		if obj[i] != '{' {
-			if parent == nil {
+			if top {
 				return generic.Errorf(generic.CodeInvalidArgument, "request body must be a JSON object keyed by argument name, got %s", got(obj[i:]))
 			}
-			return inputError(parent, "want a JSON object for %s, got %s", s.name, got(obj[i:]))
+			return convErr("want a JSON object for %s, got %s", s.name, got(obj[i:]))
 		}
 		i = skipSpace(obj, i+1)
 		if i < len(obj) && obj[i] == '}' {
@@ -92,53 +97,52 @@ func (e *encoder) fields(s *structDesc, obj []byte, parent *path, depth int) err
 		} else {
 			for {
 				if i >= len(obj) || obj[i] != '"' {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				ke, err := skipString(obj, i)
 				if err != nil {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				key, err := stringContent(obj[i:ke])
 				if err != nil {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				f := s.byName[string(key)]
 				if f == nil {
-					if parent == nil {
+					if top {
 						return generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q (want one of %s)", key, fieldNames(s))
 					}
-					return inputError(parent, "unknown field %q in %s", key, s.name)
+					return convErr("unknown field %q in %s", key, s.name)
 				}
 				i = skipSpace(obj, ke)
 				if i >= len(obj) || obj[i] != ':' {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				i = skipSpace(obj, i+1)
 				ve, err := skipValue(obj, i, depth)
 				if err != nil {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				spans[fieldIndex(s, f)] = [2]int32{int32(i), int32(ve)}
 				i = skipSpace(obj, ve)
 				if i >= len(obj) {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				if obj[i] == '}' {
 					i++
 					break
 				}
 				if obj[i] != ',' {
-					return e.syntax(parent)
+					return e.syntax(top)
 				}
 				i = skipSpace(obj, i+1)
 			}
 		}
-		if skipSpace(obj, i) != len(obj) && parent == nil {
-			return e.syntax(parent)
+		if skipSpace(obj, i) != len(obj) && top {
+			return e.syntax(top)
 		}
 	}
 	for k, f := range s.fields {
-		p := path{parent: parent, name: f.name, index: -1}
 		sp := spans[k]
 		v := obj[sp[0]:sp[1]]
 		if sp[1] == 0 || isNull(v) {
@@ -146,22 +150,22 @@ func (e *encoder) fields(s *structDesc, obj []byte, parent *path, depth int) err
 			case f.def != nil:
 				saved := e.lenient
 				e.lenient = true
-				err := e.value(f.t, f.def, f.tag, &p, depth+1)
+				err := e.value(f.t, f.def, f.tag, depth+1)
 				e.lenient = saved
 				if err != nil {
-					return err
+					return at(err, "."+f.name)
 				}
 				continue
-			case f.require && !e.lenient && parent != nil:
-				return inputError(&p, "required field of %s is missing", s.name)
+			case f.require && !e.lenient && !top:
+				return at(convErr("required field of %s is missing", s.name), "."+f.name)
 			}
 			if err := e.zero(f.t, f.tag, depth+1); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := e.value(f.t, v, f.tag, &p, depth+1); err != nil {
-			return err
+		if err := e.value(f.t, v, f.tag, depth+1); err != nil {
+			return at(err, "."+f.name)
 		}
 	}
 	return nil
@@ -186,17 +190,17 @@ func fieldNames(s *structDesc) string {
 
 func isNull(v []byte) bool { return len(v) == 4 && string(v) == "null" }
 
-func (e *encoder) syntax(p *path) error {
-	if p == nil {
+func (e *encoder) syntax(top bool) error {
+	if top {
 		return generic.Errorf(generic.CodeInvalidArgument, "request body is not valid JSON")
 	}
-	return inputError(p, "malformed JSON")
+	return convErr("malformed JSON")
 }
 
 // value writes the JSON value v (no surrounding space) as type t at tag.
-func (e *encoder) value(t *typ, v []byte, tag byte, p *path, depth int) error {
+func (e *encoder) value(t *typ, v []byte, tag byte, depth int) error {
 	if depth > maxDepth {
-		return inputError(p, "value nested too deeply")
+		return convErr("value nested too deeply")
 	}
 	if isNull(v) {
 		return e.zero(t, tag, depth)
@@ -210,17 +214,17 @@ func (e *encoder) value(t *typ, v []byte, tag byte, p *path, depth int) error {
 		case "false":
 			return b.WriteInt8(0, tag)
 		}
-		return inputError(p, "want a boolean, got %s", got(v))
+		return convErr("want a boolean, got %s", got(v))
 	case kByte, kShort, kInt, kLong:
 		n, err := parseInt(v, bitsOf(t.kind))
 		if err != nil {
-			return inputError(p, "%s", intMessage(err, t))
+			return convErr("%s", intMessage(err, t))
 		}
 		return b.WriteInt64(n, tag)
 	case kUByte, kUShort, kUInt:
 		n, err := parseUint(v, bitsOf(t.kind))
 		if err != nil {
-			return inputError(p, "%s", intMessage(err, t))
+			return convErr("%s", intMessage(err, t))
 		}
 		// TarsGo writes unsigned values in the next wider signed type.
 		return b.WriteInt64(int64(n), tag)
@@ -237,7 +241,7 @@ func (e *encoder) value(t *typ, v []byte, tag byte, p *path, depth int) error {
 			f, err = strconv.ParseFloat(string(v), bits)
 		}
 		if err != nil {
-			return inputError(p, "want a number (%s), got %s", t.name, got(v))
+			return convErr("want a number (%s), got %s", t.name, got(v))
 		}
 		if t.kind == kFloat {
 			return b.WriteFloat32(float32(f), tag)
@@ -245,24 +249,24 @@ func (e *encoder) value(t *typ, v []byte, tag byte, p *path, depth int) error {
 		return b.WriteFloat64(f, tag)
 	case kString:
 		if v[0] != '"' {
-			return inputError(p, "want a string, got %s", got(v))
+			return convErr("want a string, got %s", got(v))
 		}
 		s, err := stringContent(v)
 		if err != nil {
-			return inputError(p, "malformed JSON string")
+			return convErr("malformed JSON string")
 		}
 		return writeString(b, s, tag)
 	case kBytes:
 		if v[0] != '"' {
-			return inputError(p, "want a base64 string, got %s", got(v))
+			return convErr("want a base64 string, got %s", got(v))
 		}
 		s, err := stringContent(v)
 		if err != nil {
-			return inputError(p, "malformed JSON string")
+			return convErr("malformed JSON string")
 		}
 		raw, err := decodeBase64(s)
 		if err != nil {
-			return inputError(p, "want base64, got %s", got(v))
+			return convErr("want base64, got %s", got(v))
 		}
 		_ = b.WriteHead(codec.SimpleList, tag)
 		_ = b.WriteHead(codec.BYTE, 0)
@@ -271,36 +275,36 @@ func (e *encoder) value(t *typ, v []byte, tag byte, p *path, depth int) error {
 	case kEnum:
 		n, err := enumValue(t.en, v)
 		if err != nil {
-			return inputError(p, "%s", err.Error())
+			return convErr("%s", err.Error())
 		}
 		return b.WriteInt32(n, tag)
 	case kStruct:
 		if v[0] != '{' {
-			return inputError(p, "want a JSON object for %s, got %s", t.st.name, got(v))
+			return convErr("want a JSON object for %s, got %s", t.st.name, got(v))
 		}
 		_ = b.WriteHead(codec.StructBegin, tag)
-		if err := e.fields(t.st, v, p, depth+1); err != nil {
+		if err := e.fields(t.st, v, false, depth+1); err != nil {
 			return err
 		}
 		return b.WriteHead(codec.StructEnd, 0)
 	case kVector:
-		return e.vector(t, v, tag, p, depth)
+		return e.vector(t, v, tag, depth)
 	case kMap:
-		return e.mapValue(t, v, tag, p, depth)
+		return e.mapValue(t, v, tag, depth)
 	}
-	return inputError(p, "unsupported type %s", t.name)
+	return convErr("unsupported type %s", t.name)
 }
 
-func (e *encoder) vector(t *typ, v []byte, tag byte, p *path, depth int) error {
+func (e *encoder) vector(t *typ, v []byte, tag byte, depth int) error {
 	if v[0] != '[' {
-		return inputError(p, "want a JSON array (%s), got %s", t.name, got(v))
+		return convErr("want a JSON array (%s), got %s", t.name, got(v))
 	}
 	// First pass counts the elements; the count precedes them on the wire.
 	n := 0
 	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
 		end, err := skipValue(v, i, depth)
 		if err != nil {
-			return inputError(p, "malformed JSON array")
+			return convErr("malformed JSON array")
 		}
 		n++
 		i = skipSpace(v, end)
@@ -313,9 +317,8 @@ func (e *encoder) vector(t *typ, v []byte, tag byte, p *path, depth int) error {
 	idx := 0
 	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; idx++ {
 		end, _ := skipValue(v, i, depth)
-		ep := path{parent: p, index: idx}
-		if err := e.value(t.elem, v[i:end], 0, &ep, depth+1); err != nil {
-			return err
+		if err := e.value(t.elem, v[i:end], 0, depth+1); err != nil {
+			return at(err, "["+strconv.Itoa(idx)+"]")
 		}
 		i = skipSpace(v, end)
 		if i < len(v) && v[i] == ',' {
@@ -325,24 +328,24 @@ func (e *encoder) vector(t *typ, v []byte, tag byte, p *path, depth int) error {
 	return nil
 }
 
-func (e *encoder) mapValue(t *typ, v []byte, tag byte, p *path, depth int) error {
+func (e *encoder) mapValue(t *typ, v []byte, tag byte, depth int) error {
 	if v[0] != '{' {
-		return inputError(p, "want a JSON object (%s), got %s", t.name, got(v))
+		return convErr("want a JSON object (%s), got %s", t.name, got(v))
 	}
 	type entry struct{ k, v [2]int }
 	n := 0
 	for i := skipSpace(v, 1); i < len(v) && v[i] != '}'; {
 		ke, err := skipString(v, i)
 		if err != nil || v[i] != '"' {
-			return inputError(p, "malformed JSON object")
+			return convErr("malformed JSON object")
 		}
 		i = skipSpace(v, ke)
 		if i >= len(v) || v[i] != ':' {
-			return inputError(p, "malformed JSON object")
+			return convErr("malformed JSON object")
 		}
 		end, err := skipValue(v, skipSpace(v, i+1), depth)
 		if err != nil {
-			return inputError(p, "malformed JSON object")
+			return convErr("malformed JSON object")
 		}
 		n++
 		i = skipSpace(v, end)
@@ -359,14 +362,13 @@ func (e *encoder) mapValue(t *typ, v []byte, tag byte, p *path, depth int) error
 		end, _ := skipValue(v, i, depth)
 		kc, err := stringContent(keyTok)
 		if err != nil {
-			return inputError(p, "malformed JSON object key")
+			return convErr("malformed JSON object key")
 		}
-		kp := path{parent: p, index: -1, key: kc}
-		if err := e.key(t.key, keyTok, kc, &kp, depth+1); err != nil {
-			return err
+		if err := e.key(t.key, keyTok, kc, depth+1); err != nil {
+			return at(err, "["+strconv.Quote(string(kc))+"]")
 		}
-		if err := e.value(t.elem, v[i:end], 1, &kp, depth+1); err != nil {
-			return err
+		if err := e.value(t.elem, v[i:end], 1, depth+1); err != nil {
+			return at(err, "["+strconv.Quote(string(kc))+"]")
 		}
 		i = skipSpace(v, end)
 		if i < len(v) && v[i] == ',' {
@@ -379,21 +381,21 @@ func (e *encoder) mapValue(t *typ, v []byte, tag byte, p *path, depth int) error
 // key writes a map key, given as a JSON object key: the key string itself
 // for strings, its text for numbers, booleans and enums, and JSON text for
 // structs, vectors and maps.
-func (e *encoder) key(t *typ, tok, content []byte, p *path, depth int) error {
+func (e *encoder) key(t *typ, tok, content []byte, depth int) error {
 	switch t.kind {
 	case kString:
 		return writeString(e.b, content, 0)
 	case kBool:
-		return e.value(t, content, 0, p, depth)
+		return e.value(t, content, 0, depth)
 	case kByte, kShort, kInt, kLong, kUByte, kUShort, kUInt, kFloat, kDouble, kEnum, kBytes:
-		return e.value(t, tok, 0, p, depth)
+		return e.value(t, tok, 0, depth)
 	}
 	trimmed := content[skipSpace(content, 0):]
 	end, err := skipValue(trimmed, 0, depth)
 	if err != nil || skipSpace(trimmed, end) != len(trimmed) {
-		return inputError(p, "map key must hold JSON for %s, got %s", t.name, got(content))
+		return convErr("map key must hold JSON for %s, got %s", t.name, got(content))
 	}
-	return e.value(t, trimmed[:end], 0, p, depth)
+	return e.value(t, trimmed[:end], 0, depth)
 }
 
 // zero writes the zero value of t (the IDL defaults inside structs).
@@ -423,7 +425,7 @@ func (e *encoder) zero(t *typ, tag byte, depth int) error {
 		_ = b.WriteHead(codec.StructBegin, tag)
 		saved := e.lenient
 		e.lenient = true
-		err := e.fields(t.st, nil, &path{name: t.st.name, index: -1}, depth+1)
+		err := e.fields(t.st, nil, false, depth+1)
 		e.lenient = saved
 		if err != nil {
 			return err

@@ -13,11 +13,14 @@ import (
 )
 
 // The test servant implements interface Test.Echo of testdata/tars/Test.tars
-// with TarsGo's codec, dispatching by hand as tars2go-generated code would.
-// It runs on TarsGo's transport server through stock.Serve. TarsGo's root
-// package (which parses os.Args for -config at init and so trips over
-// `go test` flags) is not imported at all: the transport, codec, requestf
-// and tup packages are enough for a servant.
+// with TarsGo's codec, dispatching by hand as tars2go-generated code would
+// (tars2go cannot be a dependency). stock.Serve frames, decodes and encodes
+// the packets with TarsGo's protocol, requestf and tup packages.
+//
+// TarsGo's root package is not imported: it parses os.Args for -config
+// and would print "flag provided but not defined" for `go test` flags.
+// TarsGo's transport.TarsServer is not used either: `go test -race`
+// reports data races inside it (see stock.Serve).
 
 const echoServant = "Test.EchoServer.EchoObj"
 

@@ -183,14 +183,14 @@ func (p *Protocol) encodeRequest(out *bytes.Buffer, md *methodDesc, servant stri
 func (p *Protocol) encodeArgs(w *bytes.Buffer, md *methodDesc, body []byte) error {
 	if p.opts.Version == versionTars {
 		e := encoder{b: codec.NewBuffer(w)}
-		return e.fields(md.args, body, nil, 0)
+		return inputError(e.fields(md.args, body, true, 0))
 	}
 	// TUP: encode the arguments as usual, then re-frame each one.
 	tmp := p.getBuf()
 	defer p.putBuf(tmp)
 	e := encoder{b: codec.NewBuffer(tmp)}
-	if err := e.fields(md.args, body, nil, 0); err != nil {
-		return err
+	if err := e.fields(md.args, body, true, 0); err != nil {
+		return inputError(err)
 	}
 	b := codec.NewBuffer(w)
 	_ = b.WriteHead(codec.MAP, 0)

@@ -375,3 +375,27 @@ func TestStockSample(t *testing.T) {
 func writeFile(path, s string) error {
 	return os.WriteFile(path, []byte(s), 0o644)
 }
+
+// BenchmarkInvoke measures whole calls (JSON in, TCP round trip to the
+// TarsGo servant, JSON out) over two connections.
+func BenchmarkInvoke(b *testing.B) {
+	srv := startEcho(b)
+	for _, bc := range []struct{ name, method, body string }{
+		{"add", "add", `{"a":1,"b":2}`},
+		{"echoAll", "echoAll", allIn},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := newClient(b, srv.Addr(), 1, 2)
+			call := &generic.Call{Method: bc.method, Body: []byte(bc.body)}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Invoke(context.Background(), call); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
