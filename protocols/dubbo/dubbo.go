@@ -220,7 +220,7 @@ type reference struct {
 // copies reference options through a shared config, so references are
 // created under the lock, each from its own client, with every option
 // given.
-func (c *dubboClient) ref(iface string) (*reference, error) {
+func (c *dubboClient) ref(iface string, timeout time.Duration) (*reference, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -229,6 +229,14 @@ func (c *dubboClient) ref(iface string) (*reference, error) {
 	if r := c.refs[iface]; r != nil {
 		return r, nil
 	}
+	// dubbo-go spends 2 x 3s trying to connect to a dead address and then
+	// returns a broken reference: check the address first.
+	probe := min(timeout, time.Second)
+	conn, err := net.DialTimeout("tcp", c.addr, probe)
+	if err != nil {
+		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
+	}
+	conn.Close()
 	r, err := c.newReference(iface)
 	if err != nil {
 		return nil, err
@@ -293,10 +301,6 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.ref(iface)
-	if err != nil {
-		return nil, err
-	}
 	timeout := c.p.o.RequestTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -304,16 +308,44 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 			return nil, generic.Errorf(generic.CodeDeadlineExceeded, "deadline exceeded before the call")
 		}
 	}
+	r, err := c.ref(iface, timeout)
+	if err != nil {
+		return nil, err
+	}
 	att := make(map[string]string, len(call.Meta)+1)
 	for k, v := range call.Meta {
 		att[k] = v
 	}
-	att[constant.TimeoutKey] = timeout.String()
-	ictx := context.WithValue(ctx, constant.AttachmentKey, att)
-	start := time.Now()
-	out, err := c.safeInvoke(ictx, r, call.Method, types, args)
+	// dubbo-go v3.3.2 crashes the connection (and every call on it) when
+	// a reply arrives after its own timeout removed the pending request.
+	// So dubbo-go waits lateReplyGrace longer than the caller, and the
+	// caller's deadline is enforced here.
+	att[constant.TimeoutKey] = (timeout + lateReplyGrace).String()
+	ictx := context.WithValue(context.WithoutCancel(ctx), constant.AttachmentKey, att)
+	done := make(chan callResult, 1)
+	go func() {
+		out, err := c.safeInvoke(ictx, r, call.Method, types, args)
+		done <- callResult{out, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var cr callResult
+	select {
+	case cr = <-done:
+	case <-timer.C:
+		return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String()}
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, &generic.Error{Code: generic.CodeCanceled, Message: "request canceled", Err: ctx.Err()}
+		}
+		return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String(), Err: ctx.Err()}
+	}
+	out, err := cr.out, cr.err
 	if err != nil {
-		return nil, c.p.callError(ctx, err, time.Since(start), timeout)
+		if _, ok := err.(panicError); ok {
+			c.drop(iface, r)
+		}
+		return nil, c.p.callError(ctx, err, timeout)
 	}
 	body, err := appendJSON(make([]byte, 0, 64), out, c.p.o.KeepClass, 0)
 	if err != nil {
@@ -322,10 +354,34 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 	return &generic.Result{Body: body}, nil
 }
 
+// lateReplyGrace is how much longer than the caller dubbo-go waits for a
+// reply (see Invoke).
+const lateReplyGrace = 30 * time.Second
+
+type callResult struct {
+	out any
+	err error
+}
+
+// panicError is a panic inside dubbo-go, turned into an error.
+type panicError struct{ v any }
+
+func (e panicError) Error() string { return fmt.Sprintf("dubbo-go panic: %v", e.v) }
+
+// drop forgets a reference that failed in a way that may have broken it,
+// so that the next call creates a new one.
+func (c *dubboClient) drop(iface string, r *reference) {
+	c.mu.Lock()
+	if c.refs[iface] == r {
+		delete(c.refs, iface)
+	}
+	c.mu.Unlock()
+}
+
 func (c *dubboClient) safeInvoke(ctx context.Context, r *reference, method string, types []string, args []hessian.Object) (out any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			out, err = nil, fmt.Errorf("dubbo-go panic: %v", v)
+			out, err = nil, panicError{v}
 		}
 	}()
 	return r.gs.Invoke(ctx, method, types, args)
@@ -542,7 +598,7 @@ func adHoc(body []byte) ([]string, []hessian.Object, error) {
 }
 
 // callError classifies a failed call.
-func (p *Protocol) callError(ctx context.Context, err error, took, timeout time.Duration) error {
+func (p *Protocol) callError(ctx context.Context, err error, timeout time.Duration) error {
 	if ex := exceptionOf(err); ex != nil {
 		e := &generic.Error{
 			Code:      generic.CodeBackendException,

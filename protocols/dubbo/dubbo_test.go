@@ -1,33 +1,670 @@
 package dubbo_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
 )
 
-func TestSmoke(t *testing.T) {
-	p, err := dubbo.New(dubbo.Options{Interface: testprovider.Interface, Version: "1.0.0",
-		Methods: map[string]dubbo.Method{"echoLong": {Params: []dubbo.Param{{Name: "v", Type: "long"}}}}})
-	if err != nil {
-		t.Fatal(err)
+// childEnv makes the test binary a provider process (see TestMain).
+const childEnv = "RPCBRIDGE_DUBBO_CHILD"
+
+// mainAddr is the in-process provider: TypesService version 1.0.0
+// ("main"), group "other" version 2.0.0 ("other"), version 2.0.0 ("v2").
+var mainAddr string
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		runChild(spec)
+		return
 	}
-	prov, err := testprovider.Start(testprovider.Config{})
+	prov, err := testprovider.Start(testprovider.Config{Exports: []testprovider.Export{
+		{Version: "1.0.0", Marker: "main"},
+		{Group: "other", Version: "2.0.0", Marker: "other"},
+		{Version: "2.0.0", Marker: "v2"},
+	}})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "start provider:", err)
+		os.Exit(1)
 	}
-	c, err := p.Dial(context.Background(), generic.Target{Address: prov.Addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"echoLong", "ping", "who", "echoString"} {
-		res, err := c.Invoke(context.Background(), &generic.Call{Method: m, Body: []byte(`{"v": 1152921504606846976, "types":["java.lang.String"]}`)})
-		t.Logf("%s: %v %v", m, res, err)
-		if res != nil {
-			t.Logf("%s", res.Body)
+	mainAddr = prov.Addr
+	os.Exit(m.Run())
+}
+
+// runChild serves a provider, prints its address, and exits when stdin
+// closes. spec is "dubbo", "tri", or "dubbo zk=<addr>".
+func runChild(spec string) {
+	cfg := testprovider.Config{Exports: []testprovider.Export{{Version: "1.0.0", Marker: "child"}}}
+	for _, f := range strings.Fields(spec) {
+		switch {
+		case f == "tri":
+			cfg.Protocol = "tri"
+		case strings.HasPrefix(f, "zk="):
+			cfg.Registry = strings.TrimPrefix(f, "zk=")
 		}
+	}
+	prov, err := testprovider.Start(cfg)
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	fmt.Println("ADDR", prov.Addr)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// child is a provider in its own process, stoppable by killing it.
+type child struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	Addr string
+}
+
+func startChild(t testing.TB, spec string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+spec)
+	cmd.Stderr = io.Discard
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, in: in}
+	t.Cleanup(c.kill)
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if l := sc.Text(); strings.HasPrefix(l, "ADDR ") || strings.HasPrefix(l, "ERROR ") {
+				lines <- l
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case l := <-lines:
+		if !strings.HasPrefix(l, "ADDR ") {
+			t.Fatalf("child provider: %s", l)
+		}
+		c.Addr = strings.TrimPrefix(l, "ADDR ")
+	case <-time.After(30 * time.Second):
+		t.Fatal("child provider did not start within 30s")
+	}
+	return c
+}
+
+func (c *child) kill() {
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	}
+}
+
+func p(name, typ string) dubbo.Param { return dubbo.Param{Name: name, Type: typ} }
+
+// methods is the YAML-equivalent configuration of TypesService.
+func methods() map[string]dubbo.Method {
+	one := func(name, typ string) dubbo.Method { return dubbo.Method{Params: []dubbo.Param{p(name, typ)}} }
+	return map[string]dubbo.Method{
+		"who":            {},
+		"ping":           {},
+		"echoLong":       one("v", "long"),
+		"echoInt":        one("v", "java.lang.Integer"),
+		"echoShort":      one("v", "short"),
+		"echoByte":       one("v", "byte"),
+		"echoFloat":      one("v", "float"),
+		"echoDouble":     one("v", "java.lang.Double"),
+		"echoBool":       one("v", "boolean"),
+		"echoString":     one("v", "java.lang.String"),
+		"echoDecimal":    one("v", "java.math.BigDecimal"),
+		"echoBigInteger": one("v", "java.math.BigInteger"),
+		"echoDate":       one("v", "java.util.Date"),
+		"echoColor":      one("v", "org.rpcbridge.test.Color"),
+		"echoList":       one("v", "java.util.List<java.lang.Long>"),
+		"makeMap":        one("n", "long"),
+		"echoObject":     one("v", "java.lang.Object"),
+		"sumInts":        one("v", "int[]"),
+		"join":           {Params: []dubbo.Param{p("v", "[Ljava.lang.String;"), p("sep", "java.lang.String")}},
+		"createUser":     one("user", "org.rpcbridge.test.User"),
+		"fail":           one("id", "long"),
+		"failApache":     one("id", "long"),
+		"slow":           one("ms", "long"),
+		"attachment":     one("key", "java.lang.String"),
+		"find":           one("id", "long"),
+	}
+}
+
+func newProtocol(t testing.TB, mod func(*dubbo.Options)) *dubbo.Protocol {
+	t.Helper()
+	o := dubbo.Options{
+		Interface: testprovider.Interface,
+		Version:   "1.0.0",
+		Methods:   methods(),
+		Overloads: map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	pr, err := dubbo.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+func dial(t testing.TB, pr *dubbo.Protocol, addr string) generic.Client {
+	t.Helper()
+	c, err := pr.Dial(context.Background(), generic.Target{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// sharedClient is one client for the main provider, shared by tests as
+// the gateway shares it.
+var (
+	sharedOnce sync.Once
+	shared     generic.Client
+)
+
+func mainClient(t testing.TB) generic.Client {
+	sharedOnce.Do(func() {
+		pr, err := dubbo.New(dubbo.Options{
+			Interface:       testprovider.Interface,
+			Version:         "1.0.0",
+			Methods:         methods(),
+			Overloads:       map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},
+			ExceptionStatus: map[string]int{"java.lang.IllegalArgumentException": 400},
+		})
+		if err != nil {
+			panic(err)
+		}
+		shared, err = pr.Dial(context.Background(), generic.Target{Address: mainAddr})
+		if err != nil {
+			panic(err)
+		}
+	})
+	return shared
+}
+
+func invoke(t testing.TB, c generic.Client, method, body string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := c.Invoke(ctx, &generic.Call{Method: method, Body: []byte(body)})
+	if err != nil {
+		return "", err
+	}
+	return string(res.Body), nil
+}
+
+func jsonEqual(t testing.TB, got, want string) bool {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Errorf("reply is not JSON: %q", got)
+		return false
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("bad want %q", want)
+	}
+	return reflect.DeepEqual(g, w)
+}
+
+func TestTypesRoundTrip(t *testing.T) {
+	c := mainClient(t)
+	cases := []struct {
+		method, body, want string
+	}{
+		{"ping", ``, `"pong"`},
+		{"ping", `{}`, `"pong"`},
+		{"who", `{}`, `"main"`},
+		{"echoLong", `{"v": 42}`, `42`},
+		{"echoLong", `{"v": "-7"}`, `-7`},
+		{"echoLong", `{"v": 9007199254740993}`, `"9007199254740993"`},
+		{"echoLong", `{"v": "9223372036854775807"}`, `"9223372036854775807"`},
+		{"echoLong", `{"arg0": 5}`, `5`},
+		{"echoLong", `12`, `12`},
+		{"echoInt", `{"v": 2147483647}`, `2147483647`},
+		{"echoShort", `{"v": -300}`, `-300`},
+		{"echoByte", `{"v": 127}`, `127`},
+		{"echoFloat", `{"v": 1.5}`, `1.5`},
+		{"echoDouble", `{"v": 3.141592653589793}`, `3.141592653589793`},
+		{"echoBool", `{"v": true}`, `true`},
+		{"echoString", `{"v": "héllo \"w\""}`, `"héllo \"w\""`},
+		{"echoDecimal", `{"v": "12345678901234567890.123456789"}`, `"12345678901234567890.123456789"`},
+		{"echoDecimal", `{"v": 0.1}`, `"0.1"`},
+		{"echoBigInteger", `{"v": "123456789012345678901234567890"}`, `"123456789012345678901234567890"`},
+		{"echoDate", `{"v": "2024-05-06T07:08:09.123Z"}`, `"2024-05-06T07:08:09.123Z"`},
+		{"echoDate", `{"v": "2024-05-06T09:08:09.123+02:00"}`, `"2024-05-06T07:08:09.123Z"`},
+		{"echoDate", `{"v": 1714979289123}`, `"2024-05-06T07:08:09.123Z"`},
+		{"echoColor", `{"v": "GREEN"}`, `"GREEN"`},
+		{"echoList", `{"v": [1, "9007199254740993"]}`, `[1, "9007199254740993"]`},
+		{"makeMap", `{"n": 3}`, `{"n": 3, "big": "1152921504606846976", "nested": {"list": [1, "two", true], "none": null}}`},
+		{"echoObject", `{"v": [1, "two", 2.5, false]}`, `[1, "two", 2.5, false]`},
+		{"echoObject", `{"v": 7}`, `7`},
+		{"sumInts", `{"v": [1, 2, 3, 2147483647]}`, `2147483653`},
+		{"join", `{"v": ["a", "b", "c"], "sep": "-"}`, `"a-b-c"`},
+		{"createUser", `{"user": {"name": "ann", "age": 30, "tags": ["x", "y"], "address": {"city": "Oslo", "zip": "0150"}}}`,
+			`{"id": 1030, "name": "ann", "age": 30, "tags": ["x", "y"], "address": {"city": "Oslo", "zip": "0150"}}`},
+		// A single POJO argument may be the whole body.
+		{"createUser", `{"name": "bo", "age": 5, "tags": [], "address": null}`,
+			`{"id": 1005, "name": "bo", "age": 5, "tags": [], "address": null}`},
+		// Overloads: chosen by names, then by which conversion succeeds.
+		{"find", `{"id": 42}`, `"long:42"`},
+		{"find", `{"name": "bob"}`, `"string:bob"`},
+		{"find", `{"arg0": "bob"}`, `"string:bob"`},
+		{"find", `{"arg0": 43}`, `"long:43"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.body, func(t *testing.T) {
+			got, err := invoke(t, c, tc.method, tc.body)
+			if err != nil {
+				t.Fatalf("got error %v, want %s", err, tc.want)
+			}
+			if !jsonEqual(t, got, tc.want) {
+				t.Errorf("got %s want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeepClassWritesPOJOClass(t *testing.T) {
+	c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.KeepClass = true }), mainAddr)
+	got, err := invoke(t, c, "createUser", `{"user": {"name": "ann", "age": 1, "address": {"city": "Oslo"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"class": "org.rpcbridge.test.User", "id": 1001, "name": "ann", "age": 1, "tags": [],
+		"address": {"class": "org.rpcbridge.test.Address", "city": "Oslo", "zip": ""}}`
+	if !jsonEqual(t, got, want) {
+		t.Errorf("got %s want %s", got, want)
+	}
+}
+
+func TestAdHocTypesWithoutConfiguration(t *testing.T) {
+	c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.Methods = nil; o.Overloads = nil }), mainAddr)
+	cases := []struct{ method, body, want string }{
+		{"echoLong", `{"types": ["java.lang.Long"], "args": [9007199254740993]}`, `"9007199254740993"`},
+		{"join", `{"types": ["java.lang.String[]", "java.lang.String"], "args": [["p", "q"], "+"]}`, `"p+q"`},
+		{"ping", ``, `"pong"`},
+	}
+	for _, tc := range cases {
+		got, err := invoke(t, c, tc.method, tc.body)
+		if err != nil {
+			t.Fatalf("%s: got error %v, want %s", tc.method, err, tc.want)
+		}
+		if !jsonEqual(t, got, tc.want) {
+			t.Errorf("%s: got %s want %s", tc.method, got, tc.want)
+		}
+	}
+	_, err := invoke(t, c, "echoLong", `{"v": 1}`)
+	if generic.CodeOf(err) != generic.CodeInvalidArgument || !strings.Contains(err.Error(), `"types"`) {
+		t.Errorf("untyped call: got %v, want INVALID_ARGUMENT asking for types", err)
+	}
+}
+
+func TestTypesForIsConsultedWhenYAMLHasNone(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/dubbo/TypesService.definition.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := dubbo.ParseServiceDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, newProtocol(t, func(o *dubbo.Options) {
+		o.Methods = nil
+		o.Overloads = nil
+		o.TypesFor = func(m string) []dubbo.Method { return defs[m] }
+	}), mainAddr)
+	for _, tc := range []struct{ method, body, want string }{
+		{"sumInts", `{"arg0": [4, 5]}`, `9`},
+		{"join", `{"arg0": ["a", "b"], "arg1": ","}`, `"a,b"`},
+		{"find", `{"arg0": "zed"}`, `"string:zed"`},
+		{"find", `{"arg0": 8}`, `"long:8"`},
+	} {
+		got, err := invoke(t, c, tc.method, tc.body)
+		if err != nil {
+			t.Fatalf("%s: got error %v, want %s", tc.method, err, tc.want)
+		}
+		if !jsonEqual(t, got, tc.want) {
+			t.Errorf("%s: got %s want %s", tc.method, got, tc.want)
+		}
+	}
+}
+
+func TestParseServiceDefinition(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/dubbo/TypesService.definition.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := dubbo.ParseServiceDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]dubbo.Method{
+		"echoLong":   {{Params: []dubbo.Param{p("arg0", "long")}, Returns: "long"}},
+		"ping":       {{Params: []dubbo.Param{}, Returns: "java.lang.String"}},
+		"sumInts":    {{Params: []dubbo.Param{p("arg0", "int[]")}, Returns: "long"}},
+		"join":       {{Params: []dubbo.Param{p("arg0", "java.lang.String[]"), p("arg1", "java.lang.String")}, Returns: "java.lang.String"}},
+		"createUser": {{Params: []dubbo.Param{p("arg0", "org.rpcbridge.test.User")}, Returns: "org.rpcbridge.test.User"}},
+		"find": {
+			{Params: []dubbo.Param{p("arg0", "long")}, Returns: "java.lang.String"},
+			{Params: []dubbo.Param{p("arg0", "java.lang.String")}, Returns: "java.lang.String"},
+		},
+	}
+	if !reflect.DeepEqual(defs, want) {
+		t.Errorf("got %+v\nwant %+v", defs, want)
+	}
+	for _, bad := range []string{`{`, `{"methods": [{"parameterTypes": []}]}`, `{"canonicalName": "x"}`} {
+		if _, err := dubbo.ParseServiceDefinition([]byte(bad)); err == nil {
+			t.Errorf("ParseServiceDefinition(%s): got no error, want one", bad)
+		}
+	}
+}
+
+func TestBadArgumentsAreInvalidArgument(t *testing.T) {
+	c := mainClient(t)
+	cases := []struct {
+		method, body string
+		wants        []string
+	}{
+		{"echoInt", `{"v": 2147483648}`, []string{`"v"`, "java.lang.Integer", "2147483648"}},
+		{"echoLong", `{"v": "abc"}`, []string{`"v"`, "long", `"abc"`}},
+		{"echoLong", `{"v": 1.5}`, []string{`"v"`, "long", "1.5"}},
+		{"echoLong", `{}`, []string{`"v"`, "long", "missing"}},
+		{"echoByte", `{"v": 128}`, []string{`"v"`, "byte", "128"}},
+		{"echoBool", `{"v": "yes"}`, []string{`"v"`, "boolean", `"yes"`}},
+		{"echoDate", `{"v": "yesterday"}`, []string{`"v"`, "java.util.Date", `"yesterday"`}},
+		{"echoDecimal", `{"v": "1,5"}`, []string{`"v"`, "java.math.BigDecimal", `"1,5"`}},
+		{"sumInts", `{"v": [1, "x"]}`, []string{`"v[1]"`, "int", `"x"`}},
+		{"createUser", `{"user": 5}`, []string{`"user"`, "org.rpcbridge.test.User", "5"}},
+		{"echoList", `{"v": {"a": 1}}`, []string{`"v"`, "java.util.List", `{"a": 1}`}},
+		{"ping", `{"x": 1}`, []string{"no arguments", "x"}},
+		{"echoLong", `{"v": `, []string{"not valid JSON"}},
+	}
+	for _, tc := range cases {
+		_, err := invoke(t, c, tc.method, tc.body)
+		ge := generic.AsError(err)
+		if err == nil || ge.Code != generic.CodeInvalidArgument || ge.HTTPStatus() != 400 {
+			t.Errorf("%s %s: got %v, want INVALID_ARGUMENT (400)", tc.method, tc.body, err)
+			continue
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(ge.Message, w) {
+				t.Errorf("%s %s: message %q does not contain %q", tc.method, tc.body, ge.Message, w)
+			}
+		}
+	}
+}
+
+func TestPathAndQueryParamsBindByDeclaredType(t *testing.T) {
+	c := mainClient(t)
+	res, err := c.Invoke(context.Background(), &generic.Call{Method: "join", Body: []byte(`{"v": ["a", "b"]}`),
+		Params: []generic.Param{{Name: "sep", Value: "::", Path: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Body); got != `"a::b"` {
+		t.Errorf("got %s want %q", got, `"a::b"`)
+	}
+	res, err = c.Invoke(context.Background(), &generic.Call{Method: "echoLong",
+		Params: []generic.Param{{Name: "v", Value: "9007199254740993", Path: true}, {Name: "unknown", Value: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Body); got != `"9007199254740993"` {
+		t.Errorf("got %s want %s", got, `"9007199254740993"`)
+	}
+	_, err = c.Invoke(context.Background(), &generic.Call{Method: "echoLong",
+		Params: []generic.Param{{Name: "nope", Value: "1", Path: true}}})
+	if generic.CodeOf(err) != generic.CodeInvalidArgument {
+		t.Errorf("unknown path param: got %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+func TestJavaExceptionsBecomeBackendException(t *testing.T) {
+	c := mainClient(t)
+	cases := []struct {
+		method, class, msg string
+		status             int
+	}{
+		// dubbo-go providers send com.alibaba.dubbo.rpc.service.GenericException.
+		{"fail", "org.rpcbridge.test.UserNotFoundException", "user 7 not found", 502},
+		// Java Dubbo 3 providers send org.apache.dubbo.rpc.service.GenericException.
+		{"failApache", "java.lang.IllegalArgumentException", "bad id 7", 400},
+	}
+	for _, tc := range cases {
+		_, err := invoke(t, c, tc.method, `{"id": 7}`)
+		ge := generic.AsError(err)
+		if err == nil || ge.Code != generic.CodeBackendException {
+			t.Fatalf("%s: got %v, want BACKEND_EXCEPTION", tc.method, err)
+		}
+		if ge.Exception != tc.class || ge.Message != tc.msg || ge.HTTPStatus() != tc.status {
+			t.Errorf("%s: got exception %q message %q status %d, want %q %q %d",
+				tc.method, ge.Exception, ge.Message, ge.HTTPStatus(), tc.class, tc.msg, tc.status)
+		}
+		if ge.Protocol != "dubbo" || ge.Service != testprovider.Interface || ge.Method != tc.method {
+			t.Errorf("%s: got protocol %q service %q method %q", tc.method, ge.Protocol, ge.Service, ge.Method)
+		}
+	}
+	// The connection survives exceptions.
+	if got, err := invoke(t, c, "echoLong", `{"v": 3}`); err != nil || got != "3" {
+		t.Errorf("after exceptions: got %s, %v want 3", got, err)
+	}
+}
+
+func TestAttachmentsCarryCallMeta(t *testing.T) {
+	c := mainClient(t)
+	res, err := c.Invoke(context.Background(), &generic.Call{Method: "attachment", Body: []byte(`{"key": "x-request-id"}`),
+		Meta: map[string]string{"x-request-id": "req-123", "x-user-id": "u1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Body); got != `"req-123"` {
+		t.Errorf("got %s want %s", got, `"req-123"`)
+	}
+}
+
+func TestGroupAndVersionSelectTheProvider(t *testing.T) {
+	cases := []struct{ group, version, want string }{
+		{"", "1.0.0", `"main"`},
+		{"other", "2.0.0", `"other"`},
+		{"", "2.0.0", `"v2"`},
+	}
+	// References for different group/version are created concurrently:
+	// dubbo-go options must not leak between them.
+	var wg sync.WaitGroup
+	errs := make(chan string, len(cases)*10)
+	for _, tc := range cases {
+		c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.Group, o.Version = tc.group, tc.version }), mainAddr)
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := invoke(t, c, "who", ``)
+				if err != nil || got != tc.want {
+					errs <- fmt.Sprintf("group %q version %q: got %s, %v want %s", tc.group, tc.version, got, err, tc.want)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.Group, o.Version = "nope", "9.9.9" }), mainAddr)
+	if _, err := invoke(t, c, "who", ``); err == nil {
+		t.Error("unknown group/version: got a reply, want an error")
+	}
+}
+
+func TestTimeoutIsDeadlineExceeded(t *testing.T) {
+	c := mainClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Invoke(ctx, &generic.Call{Method: "slow", Body: []byte(`{"ms": 3000}`)})
+	took := time.Since(start)
+	ge := generic.AsError(err)
+	if err == nil || ge.Code != generic.CodeDeadlineExceeded || ge.HTTPStatus() != 504 {
+		t.Fatalf("got %v, want DEADLINE_EXCEEDED (504)", err)
+	}
+	if took > 2*time.Second {
+		t.Errorf("timeout took %v, want about 300ms", took)
+	}
+	// RequestTimeout applies when ctx has no deadline.
+	c2 := dial(t, newProtocol(t, func(o *dubbo.Options) { o.RequestTimeout = 200 * time.Millisecond }), mainAddr)
+	start = time.Now()
+	_, err = c2.Invoke(context.Background(), &generic.Call{Method: "slow", Body: []byte(`{"ms": 3000}`)})
+	if generic.CodeOf(err) != generic.CodeDeadlineExceeded || time.Since(start) > 2*time.Second {
+		t.Errorf("RequestTimeout: got %v after %v, want DEADLINE_EXCEEDED after about 200ms", err, time.Since(start))
+	}
+	if got, err := invoke(t, c, "echoLong", `{"v": 4}`); err != nil || got != "4" {
+		t.Errorf("after a timeout: got %s, %v want 4", got, err)
+	}
+}
+
+func TestStoppedProviderIsUnavailableQuickly(t *testing.T) {
+	ch := startChild(t, "dubbo")
+	c := dial(t, newProtocol(t, nil), ch.Addr)
+	if got, err := invoke(t, c, "who", ``); err != nil || got != `"child"` {
+		t.Fatalf("before stop: got %s, %v want %q", got, err, "child")
+	}
+	// The child decodes the POJO reply without our registered types, as a
+	// gateway process would see it: a map with the class.
+	got, err := invoke(t, c, "createUser", `{"user": {"name": "cy", "age": 2, "address": {"city": "Rome", "zip": "1"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, got, `{"id": 1002, "name": "cy", "age": 2, "tags": [], "address": {"city": "Rome", "zip": "1"}}`) {
+		t.Errorf("child createUser: got %s", got)
+	}
+	ch.kill()
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		_, err := c.Invoke(ctx, &generic.Call{Method: "who"})
+		cancel()
+		took := time.Since(start)
+		ge := generic.AsError(err)
+		if err == nil || ge.Code != generic.CodeUnavailable || ge.HTTPStatus() != 503 {
+			t.Errorf("call %d after stop: got %v, want UNAVAILABLE (503)", i, err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("call %d after stop took %v, want under 2s", i, took)
+		}
+	}
+}
+
+func TestNothingListeningIsUnavailable(t *testing.T) {
+	ch := startChild(t, "dubbo")
+	addr := ch.Addr
+	ch.kill()
+	c := dial(t, newProtocol(t, nil), addr)
+	start := time.Now()
+	_, err := invoke(t, c, "who", ``)
+	if generic.CodeOf(err) != generic.CodeUnavailable {
+		t.Errorf("got %v, want UNAVAILABLE", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v, want under 5s", took)
+	}
+}
+
+func TestConcurrentCallsShareOneReference(t *testing.T) {
+	c := mainClient(t)
+	const workers, calls = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*calls)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				v := int64(w)<<40 + int64(i)
+				got, err := invoke(t, c, "echoLong", fmt.Sprintf(`{"v": "%d"}`, v))
+				want := string(generic.AppendInt(nil, v))
+				if err != nil || got != want {
+					errs <- fmt.Sprintf("worker %d call %d: got %s, %v want %s", w, i, got, err, want)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestDescribeListsConfiguredMethods(t *testing.T) {
+	c := mainClient(t)
+	s, err := c.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != testprovider.Interface {
+		t.Errorf("got name %q want %q", s.Name, testprovider.Interface)
+	}
+	m := s.Method("join")
+	if m == nil || len(m.Input.Fields) != 2 {
+		t.Fatalf("join: got %+v, want two fields", m)
+	}
+	if f := m.Input.Fields[0]; f.Name != "v" || f.Type.Kind != generic.KindList || f.Type.Elem.Kind != generic.KindString {
+		t.Errorf("join.v: got %s %s, want v list of string", f.Name, f.Type.Kind)
+	}
+	if f := s.Method("echoLong").Input.Field("v"); f == nil || f.Type.Kind != generic.KindInt64 {
+		t.Errorf("echoLong.v: got %+v, want int64", f)
+	}
+	if f := s.Method("createUser").Input.Field("user"); f == nil || f.Type.Kind != generic.KindMessage || f.Type.Name != "org.rpcbridge.test.User" {
+		t.Errorf("createUser.user: got %+v, want message org.rpcbridge.test.User", f)
+	}
+	if m := s.Method("ping"); m == nil || len(m.Input.Fields) != 0 {
+		t.Errorf("ping: got %+v, want no fields", m)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, o := range []dubbo.Options{
+		{},
+		{Interface: "a.B", Protocol: "http"},
+		{Interface: "a.B", Methods: map[string]dubbo.Method{"m": {Params: []dubbo.Param{{Name: "x"}}}}},
+	} {
+		if _, err := dubbo.New(o); err == nil {
+			t.Errorf("New(%+v): got no error, want one", o)
+		}
+	}
+	pr, err := dubbo.New(dubbo.Options{Interface: "a.B", Protocol: "tri"})
+	if err != nil || pr.Name() != "triple" {
+		t.Errorf("tri: got %v name %q, want triple", err, pr.Name())
+	}
+	if _, err := pr.Dial(context.Background(), generic.Target{Address: "nohost"}); generic.CodeOf(err) != generic.CodeInvalidArgument {
+		t.Errorf("bad address: got %v, want INVALID_ARGUMENT", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	mathbig "math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -141,6 +142,22 @@ func keyString(k any) string {
 // class as {"_class": ..., "name": ...}, written as its name.
 func appendAnyMap(dst []byte, m map[any]any, keepClass bool, depth int) ([]byte, error) {
 	cls, _ := m[hessian.ClassKey].(string)
+	// dubbo-go providers generalise BigDecimal and BigInteger replies into
+	// maps of their Go fields.
+	gcls := cls
+	if gcls == "" {
+		gcls, _ = m["class"].(string)
+	}
+	switch gcls {
+	case "java.math.BigDecimal":
+		if v, ok := m["value"].(string); ok {
+			return appendString(dst, v), nil
+		}
+	case "java.math.BigInteger":
+		if v, ok := bigIntegerOf(m); ok {
+			return appendString(dst, v), nil
+		}
+	}
 	if cls != "" && len(m) == 2 {
 		if name, ok := m["name"].(string); ok && !keepClass {
 			return appendString(dst, name), nil
@@ -260,6 +277,48 @@ func appendReflect(dst []byte, rv reflect.Value, keepClass bool, depth int) ([]b
 		return appendAnyMap(dst, m, keepClass, depth)
 	}
 	return nil, fmt.Errorf("reply holds a value of unsupported type %s", rv.Type())
+}
+
+// bigIntegerOf reads a generalised java.math.BigInteger: signum and the
+// magnitude as big-endian 32-bit words.
+func bigIntegerOf(m map[any]any) (string, bool) {
+	signum, ok := toInt64(m["signum"])
+	if !ok {
+		return "", false
+	}
+	words := reflect.ValueOf(m["mag"])
+	if words.Kind() != reflect.Slice {
+		return "", false
+	}
+	n := new(mathbig.Int)
+	for i := 0; i < words.Len(); i++ {
+		w, ok := toInt64(words.Index(i).Interface())
+		if !ok {
+			return "", false
+		}
+		n.Lsh(n, 32)
+		n.Or(n, mathbig.NewInt(w&0xffffffff))
+	}
+	if signum < 0 {
+		n.Neg(n)
+	}
+	return n.String(), true
+}
+
+func toInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int16:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	}
+	return 0, false
 }
 
 func lowerFirst(s string) string {

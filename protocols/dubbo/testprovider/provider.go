@@ -45,13 +45,17 @@ type Address struct {
 func (Address) JavaClassName() string { return "org.rpcbridge.test.Address" }
 
 // User is a POJO with scalar, list, date and nested POJO fields.
+//
+// dubbo-go's provider names generalised reply fields by lower-casing the
+// Go name's first letter and ignores hessian tags, so Go names here are
+// chosen to give the Java names (Id, not ID). Dates are left out: dubbo-go
+// generalises a time.Time field into an empty map.
 type User struct {
-	ID      int64     `hessian:"id"`
-	Name    string    `hessian:"name"`
-	Age     int32     `hessian:"age"`
-	Tags    []string  `hessian:"tags"`
-	Address *Address  `hessian:"address"`
-	Created time.Time `hessian:"created"`
+	Id      int64    `hessian:"id"`
+	Name    string   `hessian:"name"`
+	Age     int32    `hessian:"age"`
+	Tags    []string `hessian:"tags"`
+	Address *Address `hessian:"address"`
 }
 
 // JavaClassName implements hessian.POJO.
@@ -125,6 +129,10 @@ type Service struct {
 	Marker string
 }
 
+// Reference names the service inside its dubbo-go server; services of
+// one interface in several groups or versions need different names.
+func (s *Service) Reference() string { return "TypesService-" + s.Marker }
+
 // Who returns the provider's marker.
 func (s *Service) Who(ctx context.Context) (string, error) { return s.Marker, nil }
 
@@ -165,18 +173,28 @@ func (s *Service) EchoBigInteger(ctx context.Context, v *big.Integer) (*big.Inte
 	return v, nil
 }
 
-// EchoDate echoes a java.util.Date.
-func (s *Service) EchoDate(ctx context.Context, v time.Time) (time.Time, error) { return v, nil }
+// EchoDate returns the java.util.Date it received in RFC 3339 (UTC):
+// dubbo-go's provider would generalise a time.Time reply into an empty
+// map.
+func (s *Service) EchoDate(ctx context.Context, v time.Time) (string, error) {
+	return v.UTC().Format(time.RFC3339Nano), nil
+}
 
 // EchoColor echoes an enum.
 func (s *Service) EchoColor(ctx context.Context, v Color) (Color, error) { return v, nil }
 
-// EchoList echoes a java.util.List.
-func (s *Service) EchoList(ctx context.Context, v []any) ([]any, error) { return v, nil }
+// EchoList echoes a java.util.List<Long>.
+func (s *Service) EchoList(ctx context.Context, v []int64) ([]int64, error) { return v, nil }
 
-// EchoMap echoes a java.util.Map.
-func (s *Service) EchoMap(ctx context.Context, v map[string]any) (map[string]any, error) {
-	return v, nil
+// MakeMap returns a java.util.Map with nested values. (dubbo-go's
+// provider cannot realise a generic map argument: its mapstructure step
+// turns every key into "<interface {} Value>".)
+func (s *Service) MakeMap(ctx context.Context, n int64) (map[string]any, error) {
+	return map[string]any{
+		"n":      n,
+		"big":    int64(1) << 60,
+		"nested": map[string]any{"list": []any{int32(1), "two", true}, "none": nil},
+	}, nil
 }
 
 // EchoObject echoes a java.lang.Object.
@@ -209,7 +227,7 @@ func (s *Service) CreateUser(ctx context.Context, u *User) (*User, error) {
 		return nil, errors.New("user is null")
 	}
 	out := *u
-	out.ID = 1000 + int64(u.Age)
+	out.Id = 1000 + int64(u.Age)
 	return &out, nil
 }
 
