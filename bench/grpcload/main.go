@@ -1,0 +1,237 @@
+// Command grpcload measures the gateway against the direct gRPC client on
+// the same backend: it starts the sample gRPC service in-process, runs the
+// rpcbridge binary as a separate process (so its CPU can be read from
+// /proc), and alternates rounds of direct grpc-go calls and HTTP/JSON calls
+// through the gateway at a fixed concurrency. It prints throughput, p50 and
+// p99 for both, their ratio, and the gateway's CPU time per request.
+//
+//	go run ./bench/grpcload -gateway bin/rpcbridge -c 32 -rounds 3 -d 3s
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/rpcbridge/rpcbridge/examples/people"
+	demov1 "github.com/rpcbridge/rpcbridge/examples/people/demov1"
+)
+
+func main() {
+	bin := flag.String("gateway", "bin/rpcbridge", "rpcbridge binary (make build)")
+	conc := flag.Int("c", 32, "concurrent requests")
+	rounds := flag.Int("rounds", 3, "alternating rounds of each")
+	dur := flag.Duration("d", 3*time.Second, "length of one round")
+	flag.Parse()
+	if err := run(*bin, *conc, *rounds, *dur); err != nil {
+		fmt.Fprintln(os.Stderr, "grpcload:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	n        int
+	errs     int
+	elapsed  time.Duration
+	lat      []time.Duration
+	cpuTicks int64
+}
+
+func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	return r.lat[int(float64(len(r.lat)-1)*p)]
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func run(bin string, conc, rounds int, dur time.Duration) error {
+	backend, err := people.Start("127.0.0.1:0", true)
+	if err != nil {
+		return err
+	}
+	defer backend.Stop()
+	listen, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "grpcload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := fmt.Sprintf(`server: {listen: %s}
+services:
+  - name: people
+    protocol: grpc
+    grpc: {service: demo.v1.PeopleService}
+    instances: [{address: %s}]
+`, listen, backend.Addr())
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "serve", "-c", cfgPath, "-log-level", "warn", "-watch", "0")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w (run make build first)", bin, err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxIdleConns: conc * 2}}
+	url := "http://" + listen + "/people/Get"
+	body := []byte(`{"id": "1"}`)
+	gw := func() error {
+		resp, err := hc.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	// Wait for the gateway (and warm its schema cache).
+	deadline := time.Now().Add(20 * time.Second)
+	for gw() != nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateway at %s did not answer", listen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cc, err := grpc.NewClient(backend.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	pc := demov1.NewPeopleServiceClient(cc)
+	direct := func() error {
+		_, err := pc.Get(context.Background(), &demov1.GetPersonRequest{Id: 1})
+		return err
+	}
+	pid := cmd.Process.Pid
+	var d, g []result
+	for i := 0; i < rounds; i++ {
+		d = append(d, load(direct, conc, dur, 0))
+		g = append(g, load(gw, conc, dur, pid))
+	}
+	report("direct grpc-go", d, false)
+	report("via rpcbridge", g, true)
+	var dn, gn float64
+	for i := range d {
+		dn += d[i].rps()
+		gn += g[i].rps()
+	}
+	fmt.Printf("throughput ratio gateway/direct: %.2f (concurrency %d, %d rounds of %s, GOMAXPROCS of this host: %d cores)\n", gn/dn, conc, rounds, dur, numCPU())
+	return nil
+}
+
+func report(name string, rs []result, cpu bool) {
+	var all result
+	for _, r := range rs {
+		all.n += r.n
+		all.errs += r.errs
+		all.elapsed += r.elapsed
+		all.lat = append(all.lat, r.lat...)
+		all.cpuTicks += r.cpuTicks
+	}
+	line := fmt.Sprintf("%-15s %9.0f req/s  p50 %8s  p99 %8s  errors %d", name, all.rps(), all.pct(0.5).Round(time.Microsecond), all.pct(0.99).Round(time.Microsecond), all.errs)
+	if cpu && all.n > 0 {
+		// /proc ticks are 1/100 s.
+		us := float64(all.cpuTicks) * 10000 / float64(all.n)
+		line += fmt.Sprintf("  gateway CPU %.1f us/req", us)
+	}
+	fmt.Println(line)
+}
+
+func load(call func() error, conc int, dur time.Duration, pid int) result {
+	before := cpuTicks(pid)
+	var mu sync.Mutex
+	var res result
+	stop := time.Now().Add(dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 1<<14)
+			n, errs := 0, 0
+			for time.Now().Before(stop) {
+				t := time.Now()
+				if err := call(); err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t))
+				n++
+			}
+			mu.Lock()
+			res.n += n
+			res.errs += errs
+			res.lat = append(res.lat, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if pid > 0 {
+		res.cpuTicks = cpuTicks(pid) - before
+	}
+	return res
+}
+
+// cpuTicks reads utime+stime of a process from /proc/<pid>/stat.
+func cpuTicks(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+2:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + k
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
