@@ -93,6 +93,8 @@ func Start(addr string, opts ...Option) (*Server, error) {
 	}
 	sock := thrift.NewTServerSocketFromFactoryTimeout(func(net.Addr) (net.Listener, error) { return l, nil }, l.Addr(), 0)
 	srv := thrift.NewTSimpleServer4(proc, sock, tf, pf)
+	// AcceptLoop logs through this context; Serve would set it.
+	srv.SetLogContext(context.Background())
 	if err := srv.Listen(); err != nil {
 		l.Close()
 		return nil, err

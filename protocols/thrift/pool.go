@@ -79,8 +79,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		idle := now.Sub(c.used)
-		if idle > p.opts.IdleTimeout || (idle > time.Second && !c.trans.idleAlive()) {
+		if now.Sub(c.used) > p.opts.IdleTimeout || !c.trans.idleAlive() {
 			c.trans.Close()
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,16 +104,22 @@ func (h *handler) EchoMap(_ context.Context, m map[int64]string) (map[int64]stri
 }
 func (h *handler) NotServed(context.Context) (string, error) { return "", nil }
 
-// countingListener counts accepted connections.
+// countingListener counts accepted connections and keeps them, so a test
+// can cut them from the server's side.
 type countingListener struct {
 	net.Listener
-	n *atomic.Int64
+	n     *atomic.Int64
+	mu    *sync.Mutex
+	conns *[]net.Conn
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
 		l.n.Add(1)
+		l.mu.Lock()
+		*l.conns = append(*l.conns, c)
+		l.mu.Unlock()
 	}
 	return c, err
 }
@@ -134,6 +141,17 @@ type testServer struct {
 	addr     string
 	accepted *atomic.Int64
 	h        *handler
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+// cutConnections closes every accepted connection from the server's side.
+func (s *testServer) cutConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
 }
 
 // startServer runs an Apache Thrift TSimpleServer on 127.0.0.1:0 and stops
@@ -162,16 +180,18 @@ func startServer(t testing.TB, cfg serverConfig) *testServer {
 	} else {
 		pf = thrift.NewTBinaryProtocolFactoryConf(conf)
 	}
-	n := &atomic.Int64{}
+	ts := &testServer{accepted: &atomic.Int64{}, h: h}
 	addr, _ := net.ResolveTCPAddr("tcp", "127.0.0.1:0")
 	sock := thrift.NewTServerSocketFromFactoryTimeout(func(a net.Addr) (net.Listener, error) {
 		l, err := net.Listen("tcp", a.String())
 		if err != nil {
 			return nil, err
 		}
-		return countingListener{Listener: l, n: n}, nil
+		return countingListener{Listener: l, n: ts.accepted, mu: &ts.mu, conns: &ts.conns}, nil
 	}, addr, 0)
 	srv := thrift.NewTSimpleServer4(processor, sock, tf, pf)
+	// AcceptLoop logs through this context; Serve would set it.
+	srv.SetLogContext(context.Background())
 	if err := srv.Listen(); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -184,7 +204,8 @@ func startServer(t testing.TB, cfg serverConfig) *testServer {
 		_ = srv.Stop()
 		<-done
 	})
-	return &testServer{addr: sock.Addr().String(), accepted: n, h: h}
+	ts.addr = sock.Addr().String()
+	return ts
 }
 
 // newClient builds the adapter for the test IDL against s.

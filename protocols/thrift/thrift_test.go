@@ -344,25 +344,53 @@ func TestDeadBackendIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestBackendRestartDropsStaleConnection(t *testing.T) {
+func TestIdleConnectionClosedByServerIsNotReused(t *testing.T) {
+	for _, cfg := range []serverConfig{configs[0], configs[3]} {
+		t.Run(cfg.String(), func(t *testing.T) {
+			s := startServer(t, cfg)
+			c := newClient(t, s, cfg, nil)
+			runCase(t, c, tcase{method: "ping", body: `{"msg":"a"}`, want: `"pong:a"`})
+			s.cutConnections()
+			// Wait until the close has reached the client's socket.
+			c.pool.mu.Lock()
+			idle := c.pool.idle[0]
+			c.pool.mu.Unlock()
+			deadline := time.Now().Add(5 * time.Second)
+			for !peerClosed(idle.trans.nc) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			runCase(t, c, tcase{method: "ping", body: `{"msg":"b"}`, want: `"pong:b"`})
+			if got := s.accepted.Load(); got != 2 {
+				t.Fatalf("accepted connections: got %d want 2", got)
+			}
+		})
+	}
+}
+
+func TestIdleTimeoutClosesConnections(t *testing.T) {
 	cfg := configs[0]
 	s := startServer(t, cfg)
-	c := newClient(t, s, cfg, nil)
+	c := newClient(t, s, cfg, func(o *Options) { o.IdleTimeout = 30 * time.Millisecond })
 	runCase(t, c, tcase{method: "ping", body: `{"msg":"a"}`, want: `"pong:a"`})
-	// Age the idle connection past the liveness-check threshold and close
-	// it from the server's side by closing our end's peer: simulate with
-	// the pool's own connection.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c.pool.mu.Lock()
+		n := len(c.pool.idle)
+		c.pool.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	c.pool.mu.Lock()
-	idle := c.pool.idle[0]
-	idle.used = time.Now().Add(-2 * time.Second)
+	n := len(c.pool.idle)
 	c.pool.mu.Unlock()
-	// A Thrift server never speaks first; if it did, the check drops it.
-	if !idle.trans.idleAlive() {
-		t.Fatal("idle connection to a live server reported dead")
+	if n != 0 {
+		t.Fatalf("idle connections after the idle timeout: got %d want 0", n)
 	}
 	runCase(t, c, tcase{method: "ping", body: `{"msg":"b"}`, want: `"pong:b"`})
-	if got := s.accepted.Load(); got != 1 {
-		t.Fatalf("accepted connections: got %d want 1", got)
+	if got := s.accepted.Load(); got != 2 {
+		t.Fatalf("accepted connections: got %d want 2", got)
 	}
 }
 

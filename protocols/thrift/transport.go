@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -141,22 +140,14 @@ func (t *connTransport) Open() error  { return nil }
 func (t *connTransport) IsOpen() bool { return true }
 func (t *connTransport) Close() error { return t.nc.Close() }
 
-// idleAlive checks a connection that sat idle: a Thrift server never
-// speaks first, so readable data or EOF means the peer closed it or the
-// stream is out of step.
+// idleAlive checks a pooled connection before reuse: a Thrift server never
+// speaks first, so buffered bytes, readable data or EOF mean the peer closed
+// it or the stream is out of step.
 func (t *connTransport) idleAlive() bool {
-	if t.br.Buffered() > 0 {
+	if t.br.Buffered() > 0 || (t.framed && t.frameLeft > 0) {
 		return false
 	}
-	if err := t.nc.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
-		return false
-	}
-	_, err := t.br.Peek(1)
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		return false
-	}
-	return t.nc.SetReadDeadline(time.Time{}) == nil
+	return !peerClosed(t.nc)
 }
 
 var (
