@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -80,7 +81,7 @@ func (c *client) callError(ctx context.Context, err error, s *schema, svc, metho
 	}
 	e := &generic.Error{Code: codeOf(st.Code()), Message: st.Message(), BackendCode: int(st.Code()), Err: err}
 	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case deadlinePassed(ctx, st.Code()):
 		e.Code = generic.CodeDeadlineExceeded
 		e.Message = fmt.Sprintf("backend did not answer %s/%s before the deadline", svc, method)
 	case ctx.Err() != nil:
@@ -103,6 +104,20 @@ func (c *client) callError(ctx context.Context, err error, s *schema, svc, metho
 		e.Details = append(e.Details, b)
 	}
 	return fill(e, svc, method)
+}
+
+// deadlinePassed reports whether the call failed because ctx's deadline
+// passed. grpc may report it (as DEADLINE_EXCEEDED, or CANCELLED when the
+// server reset the stream) a moment before ctx itself reports it.
+func deadlinePassed(ctx context.Context, c codes.Code) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	if c != codes.DeadlineExceeded && c != codes.Canceled {
+		return false
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func isTransportText(msg string) bool {
