@@ -52,6 +52,10 @@ type Registry struct {
 	conn *zk.Conn
 	acl  []zk.ACL
 
+	// ensureMu serialises writes of registered nodes, so that a stale
+	// re-creation never overwrites newer data.
+	ensureMu sync.Mutex
+
 	mu         sync.Mutex
 	registered map[string][]byte // node path -> data, re-created after session expiry
 	sessionCh  chan struct{}     // closed and replaced whenever a session is (re)established
@@ -249,7 +253,7 @@ func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
 
 	backoff := 50 * time.Millisecond
 	for {
-		err := call(ctx, func() error { return r.ensure(path, data) })
+		err := call(ctx, func() error { return r.ensureRegistered(path) })
 		if err == nil {
 			return nil
 		}
@@ -276,6 +280,20 @@ func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// ensureRegistered writes path's current registered data (nothing when it
+// was deregistered meanwhile).
+func (r *Registry) ensureRegistered(path string) error {
+	r.ensureMu.Lock()
+	defer r.ensureMu.Unlock()
+	r.mu.Lock()
+	data, ok := r.registered[path]
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return r.ensure(path, data)
 }
 
 // ensure makes path an ephemeral node of the current session holding data.
@@ -347,19 +365,13 @@ func (r *Registry) keeper() {
 		}
 		retry = nil
 		r.mu.Lock()
-		nodes := make(map[string][]byte, len(r.registered))
-		for p, d := range r.registered {
-			nodes[p] = d
+		paths := make([]string, 0, len(r.registered))
+		for p := range r.registered {
+			paths = append(paths, p)
 		}
 		r.mu.Unlock()
-		for p, d := range nodes {
-			r.mu.Lock()
-			cur, still := r.registered[p]
-			r.mu.Unlock()
-			if !still || !bytes.Equal(cur, d) {
-				continue // deregistered or re-registered meanwhile
-			}
-			if err := r.ensure(p, d); err != nil {
+		for _, p := range paths {
+			if err := r.ensureRegistered(p); err != nil {
 				r.log.Warn("zookeeper: re-registering failed; will retry", "path", p, "err", err)
 				retry = time.After(time.Second)
 			} else {
@@ -386,6 +398,8 @@ func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error 
 	delete(r.registered, path)
 	r.mu.Unlock()
 	err := call(ctx, func() error {
+		r.ensureMu.Lock()
+		defer r.ensureMu.Unlock()
 		_, stat, err := r.conn.Exists(path)
 		if err != nil || stat == nil {
 			return err
