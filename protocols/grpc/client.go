@@ -23,6 +23,9 @@ import (
 // schema fetches.
 const minRefreshGap = time.Second
 
+// newServiceGap is the shorter gap for fetching a service not fetched yet.
+const newServiceGap = 100 * time.Millisecond
+
 // client is one backend instance: one connection, one schema cache.
 type client struct {
 	p      *Protocol
@@ -160,8 +163,11 @@ func (c *client) schema(ctx context.Context, svc string) (*schema, error) {
 	return c.refresh(ctx, svc)
 }
 
-func (c *client) mayRefresh() bool {
-	return time.Now().UnixNano()-c.lastAttempt.Load() >= int64(minRefreshGap)
+func (c *client) mayRefresh() bool { return c.refreshedBefore(minRefreshGap) }
+
+// refreshedBefore reports whether the last fetch started at least gap ago.
+func (c *client) refreshedBefore(gap time.Duration) bool {
+	return time.Now().UnixNano()-c.lastAttempt.Load() >= int64(gap)
 }
 
 // wants reports whether svc is among the services fetched by reflection.
@@ -185,7 +191,9 @@ func (c *client) resolve(ctx context.Context, svcName, name string) (*schema, *m
 		return nil, nil, c.fetchError(err, svcName)
 	}
 	_, m := s.find(svcName, name)
-	if m == nil && c.p.reflect && (!c.wants(svcName) || c.mayRefresh()) {
+	// A service not fetched yet may be fetched sooner than a known one is
+	// refreshed, but still at a bounded rate, since names come from clients.
+	if m == nil && c.p.reflect && (c.mayRefresh() || (!c.wants(svcName) && c.refreshedBefore(newServiceGap))) {
 		s, err = c.refresh(ctx, svcName)
 		if err != nil {
 			return nil, nil, c.fetchError(err, svcName)
