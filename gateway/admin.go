@@ -32,6 +32,7 @@ type AdminOptions struct {
 //	DELETE /admin/services/{svc}/instances/{addr}        remove an instance added here or in YAML
 //	POST /admin/services/{svc}/instances/{addr}/offline  take an instance out of traffic
 //	POST /admin/services/{svc}/instances/{addr}/online   put it back
+//	GET  /admin/routes                                   configured routes and routes reported by instances
 //	GET  /admin/config                                   the config version in force
 //	POST /admin/reload                                   reload the config
 func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
@@ -109,6 +110,14 @@ func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
 	}
 	mux.HandleFunc("POST /admin/services/{svc}/instances/{addr}/offline", state(false))
 	mux.HandleFunc("POST /admin/services/{svc}/instances/{addr}/online", state(true))
+	mux.HandleFunc("GET /admin/routes", func(w http.ResponseWriter, r *http.Request) {
+		st := g.state.Load()
+		sdkRoutes := []apiRoute{}
+		if at := g.apiRoutes.Load(); at != nil {
+			sdkRoutes = at.routes
+		}
+		writeJSON(w, 200, map[string]any{"configured": st.cfg.Routes, "reported": sdkRoutes})
+	})
 	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, r *http.Request) {
 		st := g.state.Load()
 		writeJSON(w, 200, map[string]any{

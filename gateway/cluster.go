@@ -18,12 +18,13 @@ import (
 // skipping ejected instances. Balancing, retries and outlier ejection live
 // here once, above the adapters.
 type cluster struct {
-	name  string
-	svc   *mapping.Service
-	proto generic.Protocol
-	zone  string
-	log   *slog.Logger
-	now   func() time.Time
+	name string
+	svc  *mapping.Service
+	pool *clientPool
+	key  string // the protocol's key in pool
+	zone string
+	log  *slog.Logger
+	now  func() time.Time
 
 	// The outlier settings, with defaults applied.
 	maxFailures   int
@@ -43,6 +44,9 @@ type cluster struct {
 
 	stop    context.CancelFunc
 	stopped chan struct{}
+
+	// onChange, when set, is called after each new snapshot (outside locks).
+	onChange func()
 
 	schemaMu   sync.Mutex
 	schema     *generic.ServiceSchema
@@ -68,9 +72,9 @@ type snapshot struct {
 	balancer map[string]registry.Balancer // by tag ("" = untagged request)
 }
 
-func newCluster(name string, svc *mapping.Service, proto generic.Protocol, zone string, log *slog.Logger) *cluster {
+func newCluster(name string, svc *mapping.Service, pool *clientPool, key string, zone string, log *slog.Logger) *cluster {
 	c := &cluster{
-		name: name, svc: svc, proto: proto, zone: zone, log: log, now: time.Now,
+		name: name, svc: svc, pool: pool, key: key, zone: zone, log: log, now: time.Now,
 		members: map[string]*member{}, overrides: map[string]bool{},
 		maxFailures: 5, baseEjection: 10 * time.Second, maxEjectedPct: 50,
 	}
@@ -129,10 +133,16 @@ func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
 // overrides, dials new instances, closes removed ones and publishes a new
 // snapshot.
 func (c *cluster) rebuild() {
+	if c.rebuildLocked() && c.onChange != nil {
+		c.onChange()
+	}
+}
+
+func (c *cluster) rebuildLocked() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return
+		return false
 	}
 	seen := map[string]bool{}
 	var all []*registry.Instance
@@ -157,7 +167,7 @@ func (c *cluster) rebuild() {
 	for _, in := range all {
 		m := c.members[in.Address]
 		if m == nil {
-			cl, err := c.proto.Dial(context.Background(), generic.Target{Address: in.Address, Metadata: in.Metadata})
+			cl, err := c.pool.acquire(c.key, generic.Target{Address: in.Address, Metadata: in.Metadata})
 			if err != nil {
 				c.log.Warn("dial failed", "service", c.name, "address", in.Address, "err", err)
 				continue
@@ -175,6 +185,7 @@ func (c *cluster) rebuild() {
 		}
 	}
 	c.snap.Store(&snapshot{all: all, byAddr: byAddr, balancer: map[string]registry.Balancer{}})
+	return true
 }
 
 // retire closes a removed member's client once the calls in flight on it
@@ -185,7 +196,7 @@ func (c *cluster) retire(m *member) {
 	for m.inflight.Load() > 0 && c.now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	m.client.Close()
+	c.pool.release(c.key, m.inst.Address)
 }
 
 // setOnline records an admin override for one address and republishes.
@@ -241,9 +252,10 @@ func (c *cluster) close() {
 	ms := c.members
 	c.members = map[string]*member{}
 	c.mu.Unlock()
-	for _, m := range ms {
-		m.client.Close()
+	for addr := range ms {
+		c.pool.release(c.key, addr)
 	}
+	c.pool.unref(c.key)
 }
 
 // balancerFor returns the balancer over the instances a request with tag

@@ -205,3 +205,59 @@ func TestRollingRestartOfThreeBackendsLosesNoRequest(t *testing.T) {
 		t.Fatalf("only %d requests ran", ok.Load())
 	}
 }
+
+func TestSDKReportedPathsBecomeRoutes(t *testing.T) {
+	zk := zktest.Start(t)
+	e := newEnv(t, zkYAML, map[string]string{"zk": zk.Addr()})
+	b := startSDKBackend(t, zk, registry.API{Name: "Get", Path: "/people/by-id/{id}", HTTPMethod: "GET"})
+	waitStatus(t, e.url+"/people/by-id/3", 200, 5*time.Second)
+	r := do(t, "GET", e.url+"/people/by-id/3", "")
+	if field(t, r.body, "name") != `"Grace Hopper"` {
+		t.Fatalf("got %s", r.body)
+	}
+	r = do(t, "GET", e.adm+"/admin/routes", "")
+	if !strings.Contains(r.body, `"path":"/people/by-id/{id}"`) || !strings.Contains(r.body, b.srv.Addr()) {
+		t.Fatalf("admin routes should list the reported route and its instance: %s", r.body)
+	}
+	// The route leaves with the instance.
+	b.agent.Close()
+	waitStatus(t, e.url+"/people/by-id/3", 404, 10*time.Second)
+}
+
+func TestRegisteredOnlyModeRefusesUndeclaredAPIs(t *testing.T) {
+	zk := zktest.Start(t)
+	y := strings.Replace(zkYAML, "registries:", "server: {registered_only: true}\nregistries:", 1)
+	e := newEnv(t, y, map[string]string{"zk": zk.Addr()})
+	startSDKBackend(t, zk, registry.API{Name: "List"})
+	waitStatus(t, e.url+"/v1/people/1", 200, 5*time.Second) // a YAML route is declared
+	r := do(t, "POST", e.url+"/people/Echo", `{}`)
+	if r.status != 404 || !strings.Contains(r.body, "not registered") {
+		t.Fatalf("undeclared API: got %d %s, want 404 not registered", r.status, r.body)
+	}
+	r = do(t, "POST", e.url+"/people/Get", `{"id": 1}`) // Get is declared by the route
+	if r.status != 200 {
+		t.Fatalf("declared API route-less: got %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", e.url+"/people/List", `{"limit": 1}`) // reported by the SDK
+	if r.status != 200 {
+		t.Fatalf("SDK-reported API: got %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", e.url+"/Echo", `{}`, "serviceName", "people")
+	if r.status != 404 {
+		t.Fatalf("serviceName to undeclared API: got %d %s, want 404", r.status, r.body)
+	}
+	m := do(t, "GET", e.adm+"/metrics", "")
+	if !strings.Contains(m.body, "rpcbridge_unregistered_api_requests_total 2") {
+		t.Fatalf("the refusal should be counted: %s", grepLines(m.body, "unregistered"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -59,6 +59,11 @@ type Gateway struct {
 	reloads  atomic.Int64
 	// draining is set once shutdown begins (/readyz answers 503).
 	draining atomic.Bool
+
+	pool *clientPool
+
+	apiMu     sync.Mutex
+	apiRoutes atomic.Pointer[apiTable]
 }
 
 type zkEntry struct {
@@ -97,7 +102,8 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{}}
+	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{},
+		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()
@@ -183,6 +189,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	}
 	g.state.Store(st)
 	g.reloads.Add(1)
+	g.rebuildAPIRoutes()
 	g.metrics.configVersion(st.version)
 	if old != nil {
 		var gone []*cluster
@@ -221,11 +228,12 @@ func maxTimeout(cfg *mapping.Config) time.Duration {
 }
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
-	proto, err := g.opts.Protocols(svc)
+	key, _, err := g.pool.protocol(svc)
 	if err != nil {
 		return nil, err
 	}
-	c := newCluster(svc.Name, svc, proto, cfg.Server.Zone, g.log)
+	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
+	c.onChange = g.rebuildAPIRoutes
 	if svc.Discovery == nil {
 		return c, nil
 	}

@@ -195,6 +195,18 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request) (*tar
 		}
 		return t, nil
 	}
+	if code == generic.CodeNotFound {
+		if at := g.apiRoutes.Load(); at != nil && at.table != nil {
+			if m, c2 := at.table.Lookup(r.Method, r.Host, path); m != nil {
+				c := st.clusters[m.Route.Service]
+				if c != nil {
+					return &target{cluster: c, svc: c.svc, method: m.Method, params: m.Params, how: "sdk"}, nil
+				}
+			} else if c2 == generic.CodeMethodNotAllowed {
+				code = c2
+			}
+		}
+	}
 	if code == generic.CodeMethodNotAllowed {
 		return nil, errorf(generic.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, path)
 	}
@@ -209,6 +221,10 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request) (*tar
 		}
 		t := &target{cluster: c, svc: c.svc, method: method, how: "serviceName"}
 		if !g.hasAPI(ctx, st, c, method, st.cfg.Server.RegisteredOnly) {
+			if st.cfg.Server.RegisteredOnly {
+				g.metrics.unregistered.Inc()
+				return nil, g.tag(errorf(generic.CodeNotFound, "API %q of service %q is not registered", method, name), t)
+			}
 			return nil, g.tag(errorf(generic.CodeNotFound, "service %q has no API %q", name, method), t)
 		}
 		return t, nil

@@ -258,29 +258,29 @@ type HTTPBackend struct {
 
 // Route maps HTTP requests to a service method.
 type Route struct {
-	Match   Match  `yaml:"match"`
-	Service string `yaml:"service"`
+	Match   Match  `yaml:"match" json:"match,omitempty"`
+	Service string `yaml:"service" json:"service,omitempty"`
 	// Method is the backend method. Empty with a prefix match: the rest of
 	// the path names the method.
-	Method string `yaml:"method"`
+	Method string `yaml:"method" json:"method,omitempty"`
 	// Timeout overrides the service's timeout.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
 	// Retries overrides the service's retries.
-	Retries *int `yaml:"retries"`
+	Retries *int `yaml:"retries" json:"retries,omitempty"`
 	// Idempotent allows retrying after the request reached a backend.
-	Idempotent bool `yaml:"idempotent"`
+	Idempotent bool `yaml:"idempotent" json:"idempotent,omitempty"`
 }
 
 // Match selects requests: exactly one of Path and Prefix.
 type Match struct {
 	// Path is an exact path or a template with {name} segments.
-	Path string `yaml:"path"`
+	Path string `yaml:"path" json:"path,omitempty"`
 	// Prefix matches every path that starts with it.
-	Prefix string `yaml:"prefix"`
+	Prefix string `yaml:"prefix" json:"prefix,omitempty"`
 	// Methods are the HTTP methods; empty means any.
-	Methods []string `yaml:"methods"`
+	Methods []string `yaml:"methods" json:"methods,omitempty"`
 	// Host restricts the route to a Host header (port ignored).
-	Host string `yaml:"host"`
+	Host string `yaml:"host" json:"host,omitempty"`
 }
 
 // Load reads, strictly decodes and validates a config file.
