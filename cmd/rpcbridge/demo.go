@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rpcbridge/rpcbridge/examples/people"
+	"github.com/rpcbridge/rpcbridge/examples/stock"
 	"github.com/rpcbridge/rpcbridge/gateway"
 	"github.com/rpcbridge/rpcbridge/mapping"
 )
@@ -29,7 +32,18 @@ services:
     instances: [{address: {{people}}}]
     timeout: 2s
     forward_headers: [x-request-id]
+  - name: stock
+    protocol: tars
+    tars:
+      idl: {{stockidl}}
+      servant: Demo.StockServer.StockObj
+      interface: Stock
+    instances: [{address: {{stock}}}]
+    timeout: 2s
 routes:
+  - match: {path: "/v1/quotes/{code}", methods: [GET]}
+    service: stock
+    method: getQuote
   - match: {path: "/v1/people/{id}", methods: [GET]}
     service: people
     method: Get
@@ -53,14 +67,36 @@ func (d *demoBackends) stop() {
 	}
 }
 
-func startDemoBackends() (*demoBackends, error) {
-	d := &demoBackends{vars: map[string]string{}}
+func startDemoBackends() (d *demoBackends, err error) {
+	d = &demoBackends{vars: map[string]string{}}
+	defer func() {
+		if err != nil {
+			d.stop()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "rpcbridge-demo")
+	if err != nil {
+		return nil, err
+	}
+	d.stops = append(d.stops, func() { os.RemoveAll(dir) })
+
 	ps, err := people.Start("127.0.0.1:0", true)
 	if err != nil {
 		return nil, fmt.Errorf("starting the sample gRPC service: %w", err)
 	}
 	d.stops = append(d.stops, ps.Stop)
 	d.vars["people"] = ps.Addr()
+
+	ss, err := stock.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting the sample Tars servant: %w", err)
+	}
+	d.stops = append(d.stops, ss.Stop)
+	d.vars["stock"] = ss.Addr()
+	d.vars["stockidl"] = filepath.Join(dir, "Stock.tars")
+	if err := os.WriteFile(d.vars["stockidl"], stock.IDL, 0o644); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -119,7 +155,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func printDemo(w io.Writer, addr, admin string) {
 	base := "http://" + addr
 	fmt.Fprintf(w, `rpcbridge demo: the gateway listens on %s (control plane %s)
-with a sample gRPC service (demo.v1.PeopleService, server reflection on) behind it.
+with sample backends behind it: gRPC (demo.v1.PeopleService, server reflection on)
+and Tars (Demo.StockServer.StockObj, from Stock.tars).
 Try:
 
   # a path template: {id} binds to the int64 field "id"
@@ -135,6 +172,10 @@ Try:
   curl -s '%s/v1/people?limit=3'
   curl -s -N -H 'Accept: text/event-stream' '%s/v1/people?limit=3'
 
+  # Tars (IDL parsed at run time): a path parameter, then out-parameters beside the return value
+  curl -s %s/v1/quotes/600000
+  curl -s -X POST %s/stock/listQuotes -d '{"codes": ["600000", "00700", "nope"]}'
+
   # errors are one JSON body with the right status
   curl -s -i %s/v1/people/404
   curl -s -i -X POST %s/people/Get -d '{"id": "abc"}'
@@ -145,5 +186,5 @@ Try:
   curl -s http://%s/metrics | grep rpcbridge_requests_total
 
 Press Ctrl-C to stop.
-`, addr, admin, base, base, base, base, base, base, base, base, admin, admin)
+`, addr, admin, base, base, base, base, base, base, base, base, base, base, admin, admin)
 }

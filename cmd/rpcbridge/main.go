@@ -222,4 +222,3 @@ func watchConfig(ctx context.Context, log *slog.Logger, path string, every time.
 		}
 	}
 }
-

@@ -1,5 +1,5 @@
 // Package stock is a small sample Tars servant, Demo.StockServer.StockObj,
-// implementing interface Demo.Stock of testdata/tars/Stock.tars on
+// implementing interface Demo.Stock of examples/stock/Stock.tars on
 // TarsGo's server transport. `rpcbridge demo` starts it; its dispatch is
 // written by hand the way tars2go would generate it.
 package stock

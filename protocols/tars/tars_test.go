@@ -359,7 +359,7 @@ func TestStockSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	p, err := tars.New(tars.Options{IDL: "../../testdata/tars/Stock.tars", Servant: stock.Servant, Interface: "Stock"})
+	p, err := tars.New(tars.Options{IDL: "../../examples/stock/Stock.tars", Servant: stock.Servant, Interface: "Stock"})
 	if err != nil {
 		t.Fatal(err)
 	}
