@@ -106,8 +106,15 @@ func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
 	go func() {
 		defer close(c.stopped)
 		defer w.Stop()
+		// A registry that does not answer at start-up must not hold up the
+		// gateway: it serves the static instances and says so.
+		first := time.AfterFunc(3*time.Second, func() {
+			c.log.Warn("registry not answering; serving static instances until it does", "service", c.name, "static", len(c.staticInst))
+		})
+		defer first.Stop()
 		for {
 			list, err := w.Next(ctx)
+			first.Stop()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
