@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,22 +32,29 @@ const usage = `rpcbridge: HTTP/JSON to gRPC, Dubbo, Thrift, Tars and HTTP backen
 
 usage:
   rpcbridge serve -c gateway.yaml      run the gateway
+  rpcbridge serve -config-zk HOST:PORT [-group G]
+                                       run the gateway on the config kept in ZooKeeper
   rpcbridge validate -c gateway.yaml   check a config and print every problem
+  rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G]
+                                       validate a config and store it for every replica
+  rpcbridge config get -zk HOST:PORT [-group G]
+                                       print the stored config and its version
   rpcbridge demo [-listen ADDR]        run the gateway on built-in sample backends
   rpcbridge version                    print the version
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var err error
 	switch args[0] {
 	case "serve":
@@ -55,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "config":
+		err = cmdConfig(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "rpcbridge", version)
 	case "help", "-h", "--help":
@@ -132,6 +142,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	path := fs.String("c", "gateway.yaml", "config file")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	watch := fs.Duration("watch", time.Second, "how often to check the config file for changes (0 disables)")
+	zkServers := fs.String("config-zk", "", "take the config from ZooKeeper (comma-separated host:port) instead of -c")
+	zkRoot := fs.String("zk-root", "/rpcbridge", "ZooKeeper root of the stored config")
+	group := fs.String("group", "default", "config group this replica pulls")
+	listen := fs.String("listen", "", "override server.listen")
+	adminAddr := fs.String("admin", "", "override server.admin")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,11 +154,24 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	override := func(cfg *mapping.Config) {
+		if *listen != "" {
+			cfg.Server.Listen = *listen
+		}
+		if *adminAddr != "" {
+			cfg.Server.Admin = *adminAddr
+		}
+	}
+	opts := gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path}
+	if *zkServers != "" {
+		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override)
+	}
 	cfg, raw, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path})
+	override(cfg)
+	g, err := gateway.New(cfg, raw, opts)
 	if err != nil {
 		return err
 	}
@@ -153,6 +181,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		override(cfg)
 		return g.Reload(cfg, raw)
 	}
 	go watchConfig(ctx, log, *path, *watch, reload)

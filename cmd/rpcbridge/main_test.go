@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpcbridge/rpcbridge/internal/zktest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runInBackground runs the command until the test ends.
+func runInBackground(t *testing.T, args ...string) (*syncBuffer, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, out, errOut) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Errorf("%v did not stop within 15s of cancel", args)
+		}
+	})
+	return out, errOut
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDemoPrintsCurlLinesThatWork(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatalf("curl is needed to run the demo's printed lines: %v", err)
+	}
+	listen, admin := freeAddr(t), freeAddr(t)
+	out, errOut := runInBackground(t, "demo", "-listen", listen, "-admin", admin)
+	waitFor(t, "the demo's banner", 30*time.Second, func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "curl ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 8 {
+		t.Fatalf("got %d curl lines, want at least 8:\n%s", len(lines), out.String())
+	}
+	for _, l := range lines {
+		cmd := exec.Command("sh", "-c", l)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s\n(stderr of the demo: %s)", l, err, b, errOut.String())
+		}
+		s := string(b)
+		errorExpected := strings.Contains(l, "-i ") // the lines that show errors print the status line
+		switch {
+		case errorExpected && !strings.Contains(s, `{"error":{"code":`):
+			t.Errorf("%s: want a JSON error, got %s", l, s)
+		case !errorExpected && (strings.Contains(s, `"error"`) || len(strings.TrimSpace(s)) == 0):
+			t.Errorf("%s: want a successful reply, got %q", l, s)
+		}
+	}
+}
+
+func TestValidatePrintsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`
+services:
+  - name: a
+    protocol: thrift
+    thrift: {idl: missing.thrift, service: S}
+    instances: [{address: 127.0.0.1:1}]
+routes:
+  - match: {path: /x}
+    service: ghost
+    method: M
+`), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"validate", "-c", bad}, &out, &errOut); code != 1 {
+		t.Fatalf("exit code: got %d want 1", code)
+	}
+	if !strings.Contains(errOut.String(), `routes[0] (/x): service "ghost" is not defined`) {
+		t.Fatalf("got %s", errOut.String())
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`
+services:
+  - name: a
+    protocol: thrift
+    thrift: {idl: missing.thrift, service: S}
+    instances: [{address: 127.0.0.1:1}]
+`), 0o644)
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"validate", "-c", good}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "missing.thrift") {
+		t.Fatalf("a missing IDL must fail validate naming it: code %d, %s", code, errOut.String())
+	}
+}
+
+// configVersion reads /admin/config's version.
+func configVersion(admin string) string {
+	_, body := get("http://" + admin + "/admin/config")
+	var v struct{ Version string }
+	json.Unmarshal([]byte(body), &v)
+	return v.Version
+}
+
+func TestReplicasConvergeOnAConfigPushedToZooKeeper(t *testing.T) {
+	zk := zktest.Start(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"path": %q}`, r.URL.Path)
+	}))
+	t.Cleanup(backend.Close)
+	dir := t.TempDir()
+	write := func(name, route string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(fmt.Sprintf(`
+services:
+  - name: b
+    protocol: http
+    instances: [{address: %q}]
+routes:
+  - match: {path: %s}
+    service: b
+    method: M
+`, strings.TrimPrefix(backend.URL, "http://"), route)), 0o644)
+		return p
+	}
+	push := func(file string, extra ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append([]string{"config", "push", "-c", file, "-zk", zk.Addr()}, extra...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, msg := push(write("a.yaml", "/one")); code != 0 {
+		t.Fatalf("push: %d %s", code, msg)
+	}
+	var replicas [][2]string
+	for i := 0; i < 2; i++ {
+		l, a := freeAddr(t), freeAddr(t)
+		runInBackground(t, "serve", "-config-zk", zk.Addr(), "-listen", l, "-admin", a, "-log-level", "error")
+		replicas = append(replicas, [2]string{l, a})
+	}
+	for _, r := range replicas {
+		waitFor(t, "replica serving /one", 15*time.Second, func() bool { c, _ := get("http://" + r[0] + "/one"); return c == 200 })
+	}
+	code, msg := push(write("b.yaml", "/two"))
+	if code != 0 {
+		t.Fatalf("push b: %d %s", code, msg)
+	}
+	vb := strings.Fields(msg)[4]
+	for _, r := range replicas {
+		waitFor(t, "replica on version "+vb, 5*time.Second, func() bool { return configVersion(r[1]) == vb })
+		if c, body := get("http://" + r[0] + "/two"); c != 200 {
+			t.Fatalf("after push: got %d %s", c, body)
+		}
+		if c, _ := get("http://" + r[0] + "/one"); c != 404 {
+			t.Fatalf("old route after push: got %d, want 404", c)
+		}
+	}
+	// An invalid config is refused at push; the replicas stay.
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("services: [{name: x, protocol: nope}]\n"), 0o644)
+	if code, msg := push(bad); code == 0 || !strings.Contains(msg, "not pushed") {
+		t.Fatalf("bad push: got %d %s", code, msg)
+	}
+	// Another group's push leaves these replicas alone.
+	if code, msg := push(write("c.yaml", "/three"), "-group", "canary"); code != 0 {
+		t.Fatalf("push canary: %d %s", code, msg)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, r := range replicas {
+		if v := configVersion(r[1]); v != vb {
+			t.Fatalf("a default-group replica moved to %s after a canary push, want %s", v, vb)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"config", "get", "-zk", zk.Addr(), "-group", "canary"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "/three") {
+		t.Fatalf("config get: %d %s %s", code, out.String(), errOut.String())
+	}
+}

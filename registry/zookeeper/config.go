@@ -1,0 +1,175 @@
+package zookeeper
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+)
+
+// StoredConfig is a gateway config kept in ZooKeeper at
+// <root>/config/<group>, shared by every gateway replica of the group.
+type StoredConfig struct {
+	// Version is derived from the YAML (the first 12 hex digits of its
+	// SHA-256), so replicas and `config get` agree on it.
+	Version string `json:"version"`
+	// PushedAt is when it was pushed (RFC 3339, UTC).
+	PushedAt string `json:"pushed_at"`
+	// YAML is the config file's text.
+	YAML string `json:"yaml"`
+}
+
+// ConfigVersion is the version of a config text.
+func ConfigVersion(yaml []byte) string {
+	sum := sha256.Sum256(yaml)
+	return hex.EncodeToString(sum[:6])
+}
+
+// ConfigPath is the node holding group's config.
+func (r *Registry) ConfigPath(group string) string {
+	return r.root + "/config/" + group
+}
+
+// PushConfig stores yaml as group's config (a persistent node) and returns
+// its version. The caller validates the config first.
+func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (string, error) {
+	if err := validName("group", group); err != nil {
+		return "", err
+	}
+	sc := StoredConfig{Version: ConfigVersion(yaml), PushedAt: time.Now().UTC().Format(time.RFC3339), YAML: string(yaml)}
+	data, err := json.Marshal(sc)
+	if err != nil {
+		return "", err
+	}
+	if len(data) > 1000*1024 {
+		return "", generic.Errorf(generic.CodeInvalidArgument, "config is %d bytes encoded; ZooKeeper nodes hold about 1 MB", len(data))
+	}
+	path := r.ConfigPath(group)
+	err = call(ctx, func() error {
+		for {
+			if !r.Connected() {
+				select {
+				case <-r.session():
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-r.done:
+					return errors.New("registry closed")
+				}
+				continue
+			}
+			_, err := r.conn.Set(path, data, -1)
+			if errors.Is(err, zk.ErrNoNode) {
+				if err := r.createParents(path); err != nil {
+					return err
+				}
+				_, err = r.conn.Create(path, data, 0, r.acl)
+				if errors.Is(err, zk.ErrNodeExists) {
+					continue
+				}
+			}
+			if err != nil && isConnErr(err) {
+				continue
+			}
+			return err
+		}
+	})
+	if err != nil {
+		return "", generic.Errorf(generic.CodeUnavailable, "zookeeper: writing %s: %w", path, err)
+	}
+	return sc.Version, nil
+}
+
+// GetConfig reads group's config; NOT_FOUND when none was pushed.
+func (r *Registry) GetConfig(ctx context.Context, group string) (*StoredConfig, error) {
+	sc, _, err := r.getConfig(ctx, group, false)
+	return sc, err
+}
+
+func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*StoredConfig, <-chan zk.Event, error) {
+	path := r.ConfigPath(group)
+	for {
+		if !r.Connected() {
+			select {
+			case <-r.session():
+			case <-time.After(200 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, nil, generic.Errorf(generic.CodeUnavailable, "zookeeper: not connected while reading %s", path)
+			}
+			continue
+		}
+		var data []byte
+		var ch <-chan zk.Event
+		var err error
+		cerr := call(ctx, func() error {
+			if watch {
+				var ok bool
+				ok, _, ch, err = r.conn.ExistsW(path)
+				if err == nil && !ok {
+					err = zk.ErrNoNode
+					return nil
+				}
+				if err != nil {
+					return nil
+				}
+				data, _, ch, err = r.conn.GetW(path)
+				return nil
+			}
+			data, _, err = r.conn.Get(path)
+			return nil
+		})
+		if cerr != nil {
+			return nil, nil, generic.Errorf(generic.CodeUnavailable, "zookeeper: reading %s: %w", path, cerr)
+		}
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			return nil, ch, generic.Errorf(generic.CodeNotFound, "no config at %s; push one with `rpcbridge config push`", path)
+		case err != nil && isConnErr(err):
+			continue
+		case err != nil:
+			return nil, nil, generic.Errorf(generic.CodeUnavailable, "zookeeper: reading %s: %w", path, err)
+		}
+		var sc StoredConfig
+		if err := json.Unmarshal(data, &sc); err != nil {
+			return nil, ch, generic.Errorf(generic.CodeInvalidArgument, "config node %s does not hold rpcbridge's JSON: %v", path, err)
+		}
+		return &sc, ch, nil
+	}
+}
+
+// WatchConfig calls apply with group's config each time a new version is
+// stored (and once at the start when one exists), until ctx ends. Watches
+// are re-armed after every event and after reconnects; a node that is
+// missing or unreadable is logged and waited for.
+func (r *Registry) WatchConfig(ctx context.Context, group string, apply func(*StoredConfig)) {
+	last := ""
+	for ctx.Err() == nil {
+		sc, ch, err := r.getConfig(ctx, group, true)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("config watch", "group", group, "err", err)
+		}
+		if sc != nil && sc.Version != last {
+			last = sc.Version
+			apply(sc)
+		}
+		if ch == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		case <-r.session():
+		}
+	}
+}
