@@ -86,7 +86,14 @@ func (e *encoder) writeArgs(sd *structDesc, body []byte) error {
 	return nil
 }
 
+// wantGot reports a value of the wrong type, or a syntax error when the
+// value is not valid JSON at all.
 func (e *encoder) wantGot(want string) error {
+	save := e.r.i
+	if err := e.r.skip(0); err != nil {
+		return err
+	}
+	e.r.i = save
 	return badInput("want %s, got %s", want, e.r.describe())
 }
 
@@ -493,7 +500,7 @@ func (e *encoder) double() (float64, error) {
 }
 
 func (e *encoder) base64(s []byte) ([]byte, error) {
-	n := base64.StdEncoding.DecodedLen(len(s))
+	n := base64.RawStdEncoding.DecodedLen(len(s)) + 3 // enough for every accepted alphabet and padding
 	if cap(e.bin) < n {
 		e.bin = make([]byte, n)
 	}
