@@ -23,15 +23,15 @@ import (
 
 	"github.com/rpcbridge/rpcbridge/generic"
 
-	dubbogo "dubbo.apache.org/dubbo-go/v3"
 	"dubbo.apache.org/dubbo-go/v3/client"
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	"dubbo.apache.org/dubbo-go/v3/common/extension"
 	dgeneric "dubbo.apache.org/dubbo-go/v3/filter/generic"
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
-	"dubbo.apache.org/dubbo-go/v3/logger"
 	dhessian "dubbo.apache.org/dubbo-go/v3/protocol/dubbo/hessian2"
 	hessian "github.com/apache/dubbo-go-hessian2"
 	"github.com/apache/dubbo-go-hessian2/java_exception"
+	gostlogger "github.com/dubbogo/gost/log/logger"
 
 	// dubbo-go extensions the generic client needs, registered by their
 	// packages: the direct-URL cluster and balancer, the consumer filters,
@@ -102,7 +102,6 @@ type Protocol struct {
 	o       Options
 	name    string
 	proto   string // dubbo-go protocol: "dubbo" or "tri"
-	ins     *dubbogo.Instance
 	log     *slog.Logger
 	methods map[string][]signature
 }
@@ -157,15 +156,14 @@ func New(o Options) (*Protocol, error) {
 	}
 	// Keep the wrapped class of Java's org.apache GenericException.
 	hessian.RegisterPOJOMapping(apacheGenericException, &dhessian.GenericException{})
-	ins, err := dubbogo.NewInstance(
-		dubbogo.WithName("rpcbridge"),
-		dubbogo.WithLogger(logger.WithLevel("error")),
-		dubbogo.WithShutdown(graceful_shutdown.WithoutInternalSignal()),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("dubbo: %w", err)
-	}
-	p.ins = ins
+	// dubbo-go's logger is process-wide: lower its level in place (an
+	// atomic level; dubbo.NewInstance would replace the logger under
+	// running goroutines). It would log every Java exception as a warning.
+	gostlogger.SetLoggerLevel("error")
+	// dubbo-go creates its protocol singletons lazily without locking;
+	// create this one now, before any reference does it from another
+	// goroutine.
+	extension.GetProtocol(p.proto)
 	return p, nil
 }
 
@@ -190,15 +188,27 @@ func newSignature(m Method) (signature, error) {
 // Name implements generic.Protocol: "dubbo" or "triple".
 func (p *Protocol) Name() string { return p.name }
 
-// Dial returns a Client for one provider instance. The generic reference
-// is created on first use (and again after a failure), once per
-// interface, under a lock; Dial itself does not block on the network.
+// Dial returns a Client for one provider instance and creates its generic
+// reference (one per interface, under a lock). When the provider cannot
+// be reached within a second (or ctx's deadline), Dial still returns the
+// client, and the reference is created by the first call.
 func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, error) {
 	host, port, err := net.SplitHostPort(t.Address)
 	if err != nil || host == "" || port == "" {
 		return nil, generic.Errorf(generic.CodeInvalidArgument, "dubbo: instance address must be host:port, got %q", t.Address)
 	}
 	c := &dubboClient{p: p, addr: t.Address, refs: make(map[string]*reference)}
+	// Connect now when the provider is up; otherwise the first call
+	// retries.
+	probe := time.Second
+	if d, ok := ctx.Deadline(); ok {
+		probe = min(probe, time.Until(d))
+	}
+	if probe > 0 {
+		if _, err := c.ref(p.o.Interface, probe); err != nil {
+			p.log.Warn("dubbo: provider not reachable at dial; will retry on first call", "address", t.Address, "error", err)
+		}
+	}
 	return c, nil
 }
 
@@ -253,7 +263,11 @@ func (c *dubboClient) newReference(iface string) (r *reference, err error) {
 		}
 	}()
 	o := c.p.o
-	cli, err := c.p.ins.NewClient()
+	// One dubbo-go client per reference: reference options leak between
+	// references of one client. graceful_shutdown's settings are
+	// process-wide and taken from the first client or server: this one
+	// asks for no signal handler.
+	cli, err := client.NewClient(client.WithClientShutdown(graceful_shutdown.WithoutInternalSignal()))
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeInternal, Message: "cannot create a dubbo client", Err: err}
 	}

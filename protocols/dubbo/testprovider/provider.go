@@ -14,6 +14,7 @@ import (
 
 	"dubbo.apache.org/dubbo-go/v3"
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	"dubbo.apache.org/dubbo-go/v3/common/extension"
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
 	"dubbo.apache.org/dubbo-go/v3/logger"
 	"dubbo.apache.org/dubbo-go/v3/protocol"
@@ -313,6 +314,10 @@ type Provider struct {
 // started provider runs until the process exits.
 func Start(cfg Config) (*Provider, error) {
 	Register()
+	// dubbo-go creates protocol singletons lazily without locking: create
+	// them here, before the server's goroutine does.
+	extension.GetProtocol("dubbo")
+	extension.GetProtocol("tri")
 	port, err := freePort()
 	if err != nil {
 		return nil, err
