@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ type cluster struct {
 
 	// onChange, when set, is called after each new snapshot (outside locks).
 	onChange func()
+	// stopHealth ends the active health checks, when they run.
+	stopHealth context.CancelFunc
 
 	schemaMu   sync.Mutex
 	schema     *generic.ServiceSchema
@@ -61,6 +64,8 @@ type member struct {
 	fails    atomic.Int32
 	// ejectedUntil is a unix-nano time; 0 when not ejected.
 	ejectedUntil atomic.Int64
+	// unhealthy is set by a failed active health check.
+	unhealthy atomic.Bool
 	ejections    atomic.Int32
 }
 
@@ -195,6 +200,60 @@ func (c *cluster) rebuildLocked() bool {
 	return true
 }
 
+// healthLoop runs active health checks every interval until ctx ends: the
+// protocol's own check where the client has one (generic.HealthChecker),
+// a TCP connect otherwise. A failed check takes the instance out of
+// picking until a check passes again.
+func (c *cluster) healthLoop(ctx context.Context, hc *mapping.HealthCheck) {
+	interval, timeout := hc.Interval, hc.Timeout
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s := c.snap.Load()
+		var wg sync.WaitGroup
+		for addr, m := range s.byAddr {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				var err error
+				if h, ok := m.client.(generic.HealthChecker); ok {
+					err = h.CheckHealth(cctx)
+				} else {
+					var conn net.Conn
+					conn, err = (&net.Dialer{}).DialContext(cctx, "tcp", addr)
+					if err == nil {
+						conn.Close()
+					}
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				if was := m.unhealthy.Swap(err != nil); was != (err != nil) {
+					if err != nil {
+						c.log.Warn("health check failed; instance out of traffic", "service", c.name, "address", addr, "err", err)
+					} else {
+						c.log.Info("health check passed; instance back in traffic", "service", c.name, "address", addr)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // retire closes a removed member's client once the calls in flight on it
 // have finished (or after the service timeout), so that a deregistered
 // instance's last requests are not cut off.
@@ -250,6 +309,9 @@ func (c *cluster) removeStatic(addr string) bool {
 }
 
 func (c *cluster) close() {
+	if c.stopHealth != nil {
+		c.stopHealth()
+	}
 	if c.stop != nil {
 		c.stop()
 		<-c.stopped
@@ -322,7 +384,7 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 				}
 			}
 			m := s.byAddr[in.Address]
-			return m == nil || m.ejectedUntil.Load() > now
+			return m == nil || m.ejectedUntil.Load() > now || m.unhealthy.Load()
 		},
 		Load: func(in *registry.Instance) int64 {
 			if m := s.byAddr[in.Address]; m != nil {
@@ -479,6 +541,9 @@ func (c *cluster) instances() []instanceState {
 			st.Inflight = m.inflight.Load()
 			if m.ejectedUntil.Load() > now {
 				st.State = "ejected"
+			}
+			if m.unhealthy.Load() {
+				st.State = "unhealthy"
 			}
 		} else {
 			st.State = "unreachable"

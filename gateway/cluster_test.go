@@ -308,3 +308,54 @@ registries:
 		t.Fatalf("bad address: got %d %s, want 400", r.status, r.body)
 	}
 }
+
+func TestActiveHealthCheckTakesADeadInstanceOutAndBack(t *testing.T) {
+	live := newBackend(t, "live")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	y := `
+services:
+  - name: s
+    protocol: http
+    retries: 0
+    outlier: {consecutive_failures: -1}
+    health_check: {interval: 50ms, timeout: 200ms}
+    instances: [{address: "{{live}}"}, {address: "{{dead}}"}]
+`
+	e := newEnv(t, y, map[string]string{"live": live.addr(), "dead": addr})
+	waitFor := func(what string, f func() bool) {
+		deadline := time.Now().Add(5 * time.Second)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("the dead instance to be marked unhealthy", func() bool {
+		return strings.Contains(do(t, "GET", e.adm+"/admin/services", "").body, `"state":"unhealthy"`)
+	})
+	for i := 0; i < 20; i++ {
+		if got := instanceOf(t, do(t, "POST", e.url+"/s/M", "{}")); got != "live" {
+			t.Fatalf("got %s", got)
+		}
+	}
+	// The instance comes back on the same address.
+	revived := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"instance": "revived"}`)
+	}))
+	rl, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("re-listen on %s: %v", addr, err)
+	}
+	revived.Listener = rl
+	revived.Start()
+	t.Cleanup(revived.Close)
+	waitFor("the revived instance to get traffic", func() bool {
+		return instanceOf(t, do(t, "POST", e.url+"/s/M", "{}")) == "revived"
+	})
+}

@@ -234,6 +234,11 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	}
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
 	c.onChange = g.rebuildAPIRoutes
+	if svc.HealthCheck != nil {
+		hctx, cancel := context.WithCancel(g.ctx)
+		c.stopHealth = cancel
+		go c.healthLoop(hctx, svc.HealthCheck)
+	}
 	if svc.Discovery == nil {
 		return c, nil
 	}

@@ -96,3 +96,11 @@ func Deadline(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
 }
+
+// HealthChecker is implemented by clients whose protocol has its own health
+// check (gRPC's health protocol). CheckHealth returns nil when the instance
+// serves. The gateway's active health check uses it, and a TCP connect for
+// clients that do not implement it.
+type HealthChecker interface {
+	CheckHealth(ctx context.Context) error
+}
