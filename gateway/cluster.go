@@ -66,7 +66,7 @@ type member struct {
 	ejectedUntil atomic.Int64
 	// unhealthy is set by a failed active health check.
 	unhealthy atomic.Bool
-	ejections    atomic.Int32
+	ejections atomic.Int32
 }
 
 // snapshot is an immutable view of the instances for picking.
