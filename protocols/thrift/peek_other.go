@@ -4,6 +4,10 @@ package thrift
 
 import "net"
 
-// peerClosed cannot peek without blocking on this platform; a closed
-// connection is found by the call that uses it.
-func peerClosed(net.Conn) bool { return false }
+// peeker cannot look at a socket without blocking on this platform; a
+// closed connection is found by the call that uses it.
+type peeker struct{}
+
+func newPeeker(net.Conn) *peeker { return nil }
+
+func (p *peeker) peerClosed() bool { return false }

@@ -8,30 +8,43 @@ import (
 	"syscall"
 )
 
-// peerClosed peeks at the socket without blocking: data or EOF on an idle
-// connection means it cannot be reused.
-func peerClosed(nc net.Conn) bool {
+// peeker looks at an idle socket without blocking. It is built once per
+// connection so that the check allocates nothing.
+type peeker struct {
+	rc     syscall.RawConn
+	fn     func(fd uintptr) bool
+	closed bool
+	b      [1]byte
+}
+
+func newPeeker(nc net.Conn) *peeker {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return false
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
+		return nil
+	}
+	p := &peeker{rc: rc}
+	p.fn = func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), p.b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// EAGAIN: nothing to read, the connection is idle and open. Data
+		// (unsolicited), EOF (n == 0, no error) or any other error: unusable.
+		p.closed = !(errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR))
 		return true
 	}
-	closed := false
-	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EWOULDBLOCK) || errors.Is(rerr, syscall.EINTR):
-			// Nothing to read: the connection is idle and open.
-		default:
-			// n > 0: unsolicited bytes; n == 0: EOF; other errors: broken.
-			closed = true
-		}
-		_ = n
+	return p
+}
+
+// peerClosed reports whether the peer closed the connection or sent bytes
+// nobody asked for.
+func (p *peeker) peerClosed() bool {
+	if p == nil {
+		return false
+	}
+	if err := p.rc.Read(p.fn); err != nil {
 		return true
-	})
-	return closed || err != nil
+	}
+	return p.closed
 }

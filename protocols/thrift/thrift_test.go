@@ -356,7 +356,7 @@ func TestIdleConnectionClosedByServerIsNotReused(t *testing.T) {
 			idle := c.pool.idle[0]
 			c.pool.mu.Unlock()
 			deadline := time.Now().Add(5 * time.Second)
-			for !peerClosed(idle.trans.nc) && time.Now().Before(deadline) {
+			for !idle.trans.peek.peerClosed() && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 			}
 			runCase(t, c, tcase{method: "ping", body: `{"msg":"b"}`, want: `"pong:b"`})

@@ -23,10 +23,12 @@ type connTransport struct {
 	maxFrame  int
 	wbuf      []byte
 	frameLeft int // bytes left in the current read frame
+	hdr       [4]byte
+	peek      *peeker
 }
 
 func newConnTransport(nc net.Conn, framed bool, maxFrame int) *connTransport {
-	t := &connTransport{nc: nc, br: bufio.NewReaderSize(nc, 4096), framed: framed, maxFrame: maxFrame}
+	t := &connTransport{nc: nc, br: bufio.NewReaderSize(nc, 4096), framed: framed, maxFrame: maxFrame, peek: newPeeker(nc)}
 	t.resetWrite()
 	return t
 }
@@ -74,11 +76,10 @@ func (t *connTransport) Flush(context.Context) error {
 }
 
 func (t *connTransport) nextFrame() error {
-	var h [4]byte
-	if _, err := io.ReadFull(t.br, h[:]); err != nil {
+	if _, err := io.ReadFull(t.br, t.hdr[:]); err != nil {
 		return err
 	}
-	n := int(binary.BigEndian.Uint32(h[:]))
+	n := int(binary.BigEndian.Uint32(t.hdr[:]))
 	if n <= 0 || n > t.maxFrame {
 		return thrift.NewTTransportException(thrift.UNKNOWN_TRANSPORT_EXCEPTION, "bad reply frame size")
 	}
@@ -147,7 +148,7 @@ func (t *connTransport) idleAlive() bool {
 	if t.br.Buffered() > 0 || (t.framed && t.frameLeft > 0) {
 		return false
 	}
-	return !peerClosed(t.nc)
+	return !t.peek.peerClosed()
 }
 
 var (
