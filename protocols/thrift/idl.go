@@ -79,13 +79,13 @@ func parseIDL(path, text string) (ast *parser.Thrift, err error) {
 	}()
 	ast, err = parser.ParseString(path, text)
 	if err != nil {
-		return nil, syntaxError(path, err)
+		return nil, syntaxError(path, text, err)
 	}
 	return ast, nil
 }
 
 // syntaxError rewrites a thriftgo parse error as "file:line:col: reason".
-func syntaxError(path string, err error) error {
+func syntaxError(path, text string, err error) error {
 	msg := strings.TrimSpace(err.Error())
 	m := pegPos.FindStringSubmatch(msg)
 	if m == nil {
@@ -102,6 +102,9 @@ func syntaxError(path string, err error) error {
 	if col == 0 && line > 1 && (near == `"\n"` || near == `"\r\n"`) {
 		line--
 		near = "end of line"
+		if lines := strings.Split(text, "\n"); line <= len(lines) {
+			col = len(strings.TrimRight(lines[line-1], "\r"))
+		}
 	}
 	if near == "" {
 		return fmt.Errorf("%s:%d:%d: syntax error", path, line, col+1)

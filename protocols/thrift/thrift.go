@@ -189,6 +189,9 @@ func (c *Client) invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 		}
 		body = b
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, c.ioError(ctx, err, "call")
+	}
 	cn, err := c.pool.get(ctx)
 	if err != nil {
 		return nil, c.ioError(ctx, err, "connect to")

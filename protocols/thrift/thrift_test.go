@@ -289,6 +289,34 @@ func TestSlowHandlerTimesOutAndConnectionIsNotReused(t *testing.T) {
 	}
 }
 
+func TestFullPoolWaitsUntilTheDeadline(t *testing.T) {
+	cfg := configs[0]
+	s := startServer(t, cfg)
+	c := newClient(t, s, cfg, func(o *Options) { o.PoolSize = 1 })
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(context.Background(), &generic.Call{Method: "slow", Body: []byte(`{"ms":300}`)})
+		slowDone <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.accepted.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := c.Invoke(ctx, &generic.Call{Method: "ping", Body: []byte(`{"msg":"x"}`)})
+	if got := generic.CodeOf(err); got != generic.CodeDeadlineExceeded {
+		t.Fatalf("got %v want DEADLINE_EXCEEDED while the only connection is busy", err)
+	}
+	if err := <-slowDone; err != nil {
+		t.Fatalf("slow call: %v", err)
+	}
+	runCase(t, c, tcase{method: "ping", body: `{"msg":"y"}`, want: `"pong:y"`})
+	if got := s.accepted.Load(); got != 1 {
+		t.Fatalf("accepted connections: got %d want 1", got)
+	}
+}
+
 func TestCanceledCallInterruptsAndDiscardsConnection(t *testing.T) {
 	cfg := configs[0]
 	s := startServer(t, cfg)
