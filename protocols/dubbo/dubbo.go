@@ -29,6 +29,7 @@ import (
 	dgeneric "dubbo.apache.org/dubbo-go/v3/filter/generic"
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
 	dhessian "dubbo.apache.org/dubbo-go/v3/protocol/dubbo/hessian2"
+	triple "dubbo.apache.org/dubbo-go/v3/protocol/triple/triple_protocol"
 	hessian "github.com/apache/dubbo-go-hessian2"
 	"github.com/apache/dubbo-go-hessian2/java_exception"
 	gostlogger "github.com/dubbogo/gost/log/logger"
@@ -628,6 +629,9 @@ func (p *Protocol) callError(ctx context.Context, err error, timeout time.Durati
 		}
 		return e
 	}
+	if e := tripleError(err, timeout); e != nil {
+		return e
+	}
 	msg := strings.ToLower(err.Error())
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -643,6 +647,39 @@ func (p *Protocol) callError(ctx context.Context, err error, timeout time.Durati
 		return &generic.Error{Code: generic.CodeNotFound, Message: "the provider has no such method or service", Err: err}
 	}
 	return &generic.Error{Code: generic.CodeBackendError, Message: "the provider failed the call", Err: err}
+}
+
+// tripleError classifies a Triple status.
+func tripleError(err error, timeout time.Duration) *generic.Error {
+	var te *triple.Error
+	if !errors.As(err, &te) {
+		return nil
+	}
+	e := &generic.Error{BackendCode: int(te.Code()), Err: err}
+	low := strings.ToLower(err.Error())
+	switch te.Code() {
+	case triple.CodeCanceled:
+		e.Code, e.Message = generic.CodeCanceled, "the call was canceled"
+	case triple.CodeDeadlineExceeded:
+		e.Code, e.Message = generic.CodeDeadlineExceeded, "the provider did not answer within "+timeout.Round(time.Millisecond).String()
+	case triple.CodeUnavailable:
+		e.Code, e.Message = generic.CodeUnavailable, "the provider is unavailable"
+	case triple.CodeUnimplemented, triple.CodeNotFound:
+		e.Code, e.Message = generic.CodeNotFound, "the provider has no such method or service"
+	case triple.CodeUnknown, triple.CodeBizError:
+		// A provider exception; dubbo-go's Triple server sends neither
+		// the Java class nor the message.
+		e.Code, e.Message = generic.CodeBackendException, te.Message()
+		if e.Message == "" {
+			e.Message = "the provider threw an exception"
+		}
+	default:
+		e.Code, e.Message = generic.CodeBackendError, "the provider failed the call"
+		if strings.Contains(low, "eof") || strings.Contains(low, "reset by peer") || strings.Contains(low, "refused") {
+			e.Code, e.Message = generic.CodeUnavailable, "the provider is unavailable"
+		}
+	}
+	return e
 }
 
 // exceptionOf finds a Java exception in err's chain.

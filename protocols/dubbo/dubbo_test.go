@@ -66,6 +66,13 @@ func runChild(spec string) {
 	os.Exit(0)
 }
 
+// longLived holds the stdin pipes of children that run until the test
+// binary exits.
+var longLived struct {
+	sync.Mutex
+	stdins []io.WriteCloser
+}
+
 // child is a provider in its own process, stoppable by killing it.
 type child struct {
 	cmd  *exec.Cmd
@@ -95,6 +102,12 @@ func startChild(t testing.TB, spec string, stoppable bool) *child {
 	c := &child{cmd: cmd, in: in}
 	if stoppable {
 		t.Cleanup(c.kill)
+	} else {
+		// The pipe's finalizer would close it (and end the child) once
+		// the child value is unreachable.
+		longLived.Lock()
+		longLived.stdins = append(longLived.stdins, in)
+		longLived.Unlock()
 	}
 	lines := make(chan string, 1)
 	go func() {
@@ -701,5 +714,46 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := pr.Dial(context.Background(), generic.Target{Address: "nohost"}); generic.CodeOf(err) != generic.CodeInvalidArgument {
 		t.Errorf("bad address: got %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+func TestTriple(t *testing.T) {
+	ch := startChild(t, "tri", false)
+	pr := newProtocol(t, func(o *dubbo.Options) { o.Protocol = "tri" })
+	if pr.Name() != "triple" {
+		t.Errorf("got name %q want triple", pr.Name())
+	}
+	c := dial(t, pr, ch.Addr)
+	for _, tc := range []struct{ method, body, want string }{
+		{"who", ``, `"child"`},
+		{"echoLong", `{"v": 9007199254740993}`, `"9007199254740993"`},
+		{"echoInt", `{"v": -5}`, `-5`},
+		{"join", `{"v": ["a", "b"], "sep": "/"}`, `"a/b"`},
+		{"createUser", `{"user": {"name": "tri", "age": 3}}`, `{"id": 1003, "name": "tri", "age": 3, "tags": [], "address": null}`},
+	} {
+		got, err := invoke(t, c, tc.method, tc.body)
+		if err != nil {
+			t.Errorf("%s: got error %v, want %s", tc.method, err, tc.want)
+			continue
+		}
+		if !jsonEqual(t, got, tc.want) {
+			t.Errorf("%s: got %s want %s", tc.method, got, tc.want)
+		}
+	}
+	// dubbo-go's Triple server drops the exception's class and message
+	// (status 2, empty grpc-message): only the kind survives.
+	_, err := invoke(t, c, "fail", `{"id": 9}`)
+	if ge := generic.AsError(err); err == nil || ge.Code != generic.CodeBackendException || ge.HTTPStatus() != 502 || ge.BackendCode != 2 {
+		t.Errorf("fail: got %v (backend code %d), want BACKEND_EXCEPTION (502) with backend code 2", err, ge.BackendCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Invoke(ctx, &generic.Call{Method: "slow", Body: []byte(`{"ms": 2000}`)})
+	if generic.CodeOf(err) != generic.CodeDeadlineExceeded || time.Since(start) > time.Second {
+		t.Errorf("slow: got %v after %v, want DEADLINE_EXCEEDED after about 200ms", err, time.Since(start))
+	}
+	if got, err := invoke(t, c, "echoLong", `{"v": 6}`); err != nil || got != "6" {
+		t.Errorf("after timeout: got %s, %v want 6", got, err)
 	}
 }

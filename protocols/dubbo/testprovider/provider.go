@@ -364,6 +364,10 @@ func Start(cfg Config) (*Provider, error) {
 			// Only the filters this package imports.
 			server.WithFilter(constant.EchoFilterKey + "," + constant.GenericServiceFilterKey + "," + constant.GracefulShutdownProviderFilterKey),
 		}
+		if pid == "tri" {
+			// Generic calls over Triple carry Hessian2, not protobuf.
+			opts = append(opts, server.WithSerialization(constant.Hessian2Serialization))
+		}
 		if e.Group != "" {
 			opts = append(opts, server.WithGroup(e.Group))
 		}
