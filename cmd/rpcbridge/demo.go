@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rpcbridge/rpcbridge/examples/orders"
 	"github.com/rpcbridge/rpcbridge/examples/people"
 	"github.com/rpcbridge/rpcbridge/examples/stock"
 	"github.com/rpcbridge/rpcbridge/gateway"
@@ -40,7 +41,17 @@ services:
       interface: Stock
     instances: [{address: {{stock}}}]
     timeout: 2s
+  - name: orders
+    protocol: thrift
+    thrift:
+      idl: {{ordersidl}}
+      service: OrderService
+    instances: [{address: {{orders}}}]
+    timeout: 2s
 routes:
+  - match: {path: "/v1/orders/{id}", methods: [GET]}
+    service: orders
+    method: getOrder
   - match: {path: "/v1/quotes/{code}", methods: [GET]}
     service: stock
     method: getQuote
@@ -97,8 +108,20 @@ func startDemoBackends() (d *demoBackends, err error) {
 	if err := os.WriteFile(d.vars["stockidl"], stock.IDL, 0o644); err != nil {
 		return nil, err
 	}
+	osrv, err := orders.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting the sample Thrift service: %w", err)
+	}
+	d.stops = append(d.stops, func() { osrv.Stop() })
+	d.vars["orders"] = osrv.Addr()
+	d.vars["ordersidl"] = filepath.Join(dir, "order.thrift")
+	if err := writeFile(d.vars["ordersidl"], orders.IDL); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
+
+func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }
 
 func expand(tmpl string, vars map[string]string) string {
 	for k, v := range vars {
@@ -156,7 +179,7 @@ func printDemo(w io.Writer, addr, admin string) {
 	base := "http://" + addr
 	fmt.Fprintf(w, `rpcbridge demo: the gateway listens on %s (control plane %s)
 with sample backends behind it: gRPC (demo.v1.PeopleService, server reflection on)
-and Tars (Demo.StockServer.StockObj, from Stock.tars).
+Thrift (OrderService, from order.thrift) and Tars (Demo.StockServer.StockObj, from Stock.tars).
 Try:
 
   # a path template: {id} binds to the int64 field "id"
@@ -176,6 +199,11 @@ Try:
   curl -s %s/v1/quotes/600000
   curl -s -X POST %s/stock/listQuotes -d '{"codes": ["600000", "00700", "nope"]}'
 
+  # Thrift (IDL parsed at run time): arguments by name; a declared exception comes back with its fields
+  curl -s %s/v1/orders/1
+  curl -s -X POST %s/orders/createOrder -d '{"customer": "ada", "items": [{"sku": "A-1", "qty": 2, "priceCents": 9007199254740993}], "note": "gift"}'
+  curl -s -i %s/v1/orders/99
+
   # errors are one JSON body with the right status
   curl -s -i %s/v1/people/404
   curl -s -i -X POST %s/people/Get -d '{"id": "abc"}'
@@ -186,5 +214,5 @@ Try:
   curl -s http://%s/metrics | grep rpcbridge_requests_total
 
 Press Ctrl-C to stop.
-`, addr, admin, base, base, base, base, base, base, base, base, base, base, admin, admin)
+`, addr, admin, base, base, base, base, base, base, base, base, base, base, base, base, base, admin, admin)
 }

@@ -62,7 +62,7 @@ func TestOrderServiceThroughTheThriftAdapter(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = s.Stop() })
 			p, err := thrift.New(thrift.Options{
-				IDL: "../../testdata/thrift/order.thrift", Service: orders.ServiceName,
+				IDL: "order.thrift", Service: orders.ServiceName,
 				Protocol: tc.protocol, Transport: tc.transport, Multiplexed: mux,
 				ExceptionStatus: map[string]int{"OrderNotFound": 404, "InvalidOrder": 400},
 			})
