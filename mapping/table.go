@@ -261,58 +261,19 @@ func (t *Table) Lookup(method, host, path string) (*RouteMatch, generic.Code) {
 		}
 	}
 	// Walk the trie segment by segment without splitting the path.
-	var best *entry
-	var bestRest string
-	var vals []string
-	var walk func(n *node, rest string) *entry
-	walk = func(n *node, rest string) *entry {
-		for len(rest) > 0 && rest[0] == '/' {
-			rest = rest[1:]
-		}
-		if len(n.prefixes) > 0 {
-			if e := pick(n.prefixes, method, host); e != nil {
-				best, bestRest = e, rest
-			} else {
-				pathMatched = true
-			}
-		}
-		if rest == "" {
-			if len(n.entries) > 0 {
-				pathMatched = true
-				return pick(n.entries, method, host)
-			}
-			return nil
-		}
-		seg, next := rest, ""
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			seg, next = rest[:i], rest[i:]
-		}
-		if c := n.literal[seg]; c != nil {
-			if e := walk(c, next); e != nil {
-				return e
-			}
-		}
-		if n.param != nil {
-			vals = append(vals, seg)
-			if e := walk(n.param, next); e != nil {
-				return e
-			}
-			vals = vals[:len(vals)-1]
-		}
-		return nil
-	}
-	if e := walk(&t.root, path); e != nil {
+	w := walker{method: method, host: host}
+	if e := w.walk(&t.root, path); e != nil {
 		m := &RouteMatch{Route: e.route, Index: e.index, Method: e.route.Method}
-		if len(vals) > 0 {
-			m.Params = make([]generic.Param, 0, len(vals))
+		if w.n > 0 {
+			m.Params = make([]generic.Param, 0, w.n)
 		}
-		for i, v := range vals {
-			if i < len(e.names) {
-				m.Params = append(m.Params, generic.Param{Name: e.names[i], Value: unescape(v), Path: true})
-			}
+		for i := 0; i < w.n && i < len(e.names); i++ {
+			m.Params = append(m.Params, generic.Param{Name: e.names[i], Value: unescape(w.vals[i]), Path: true})
 		}
 		return m, ""
 	}
+	pathMatched = pathMatched || w.pathMatched
+	best, bestRest := w.best, w.bestRest
 	if best != nil {
 		m := &RouteMatch{Route: best.route, Index: best.index, Method: best.route.Method}
 		if m.Method == "" {
@@ -355,4 +316,58 @@ func unescape(s string) string {
 		return u
 	}
 	return s
+}
+
+// maxParams bounds the path parameters one template may hold.
+const maxParams = 16
+
+// walker is one trie walk; it lives on the caller's stack.
+type walker struct {
+	method, host string
+	vals         [maxParams]string
+	n            int
+	best         *entry
+	bestRest     string
+	pathMatched  bool
+}
+
+// walk matches rest below n, literal segments before parameters,
+// backtracking when a branch does not end on a template. It records the
+// deepest prefix route seen on the way.
+func (w *walker) walk(n *node, rest string) *entry {
+	for len(rest) > 0 && rest[0] == '/' {
+		rest = rest[1:]
+	}
+	if len(n.prefixes) > 0 {
+		if e := pick(n.prefixes, w.method, w.host); e != nil {
+			w.best, w.bestRest = e, rest
+		} else {
+			w.pathMatched = true
+		}
+	}
+	if rest == "" {
+		if len(n.entries) > 0 {
+			w.pathMatched = true
+			return pick(n.entries, w.method, w.host)
+		}
+		return nil
+	}
+	seg, next := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		seg, next = rest[:i], rest[i:]
+	}
+	if c := n.literal[seg]; c != nil {
+		if e := w.walk(c, next); e != nil {
+			return e
+		}
+	}
+	if n.param != nil && w.n < maxParams {
+		w.vals[w.n] = seg
+		w.n++
+		if e := w.walk(n.param, next); e != nil {
+			return e
+		}
+		w.n--
+	}
+	return nil
 }
