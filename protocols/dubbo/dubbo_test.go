@@ -14,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/internal/zktest"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
+	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
 
 // childEnv makes the test binary a provider process (see TestMain).
@@ -87,7 +91,12 @@ func startChild(t testing.TB, spec string, stoppable bool) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+spec)
-	cmd.Stderr = io.Discard
+	errLog, err := os.Create(t.TempDir() + "/child.stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errLog.Close()
+	cmd.Stderr = errLog
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +132,11 @@ func startChild(t testing.TB, spec string, stoppable bool) *child {
 	select {
 	case l := <-lines:
 		if !strings.HasPrefix(l, "ADDR ") {
-			t.Fatalf("child provider: %s", l)
+			b, _ := os.ReadFile(errLog.Name())
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Fatalf("child provider: %s\nstderr:\n%s", l, b)
 		}
 		c.Addr = strings.TrimPrefix(l, "ADDR ")
 	case <-time.After(30 * time.Second):
@@ -755,5 +768,60 @@ func TestTriple(t *testing.T) {
 	}
 	if got, err := invoke(t, c, "echoLong", `{"v": 6}`); err != nil || got != "6" {
 		t.Errorf("after timeout: got %s, %v want 6", got, err)
+	}
+}
+
+func TestProviderRegistersInZooKeeper(t *testing.T) {
+	zs := zktest.Start(t)
+	conn, _, err := zk.Connect([]string{zs.Addr()}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// ZooKeeper answers ruok a moment before it accepts sessions; the
+	// provider's registry client does not retry its first session.
+	ready := time.Now().Add(20 * time.Second)
+	for {
+		if _, _, err := conn.Exists("/"); err == nil {
+			break
+		} else if time.Now().After(ready) {
+			t.Fatalf("zookeeper not serving after 20s: %v", err)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	ch := startChild(t, "dubbo zk="+zs.Addr(), false)
+	path := "/dubbo/" + testprovider.Interface + "/providers"
+	var nodes []string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nodes, _, err = conn.Children(path)
+		if err == nil && len(nodes) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no provider under %s after 20s (last error %v)", path, err)
+		}
+		_, _, ev, werr := conn.ExistsW(path)
+		if werr == nil {
+			select {
+			case <-ev:
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	if len(nodes) != 1 {
+		t.Fatalf("got %d provider nodes, want 1: %v", len(nodes), nodes)
+	}
+	inst, err := zookeeper.ParseDubboURL(nodes[0])
+	if err != nil {
+		t.Fatalf("ParseDubboURL(%q): %v", nodes[0], err)
+	}
+	if inst.Address != ch.Addr || inst.Protocol != "dubbo" || inst.Metadata["version"] != "1.0.0" {
+		t.Errorf("got address %q protocol %q version %q, want %q dubbo 1.0.0", inst.Address, inst.Protocol, inst.Metadata["version"], ch.Addr)
+	}
+	// The discovered address is callable.
+	c := dial(t, newProtocol(t, nil), inst.Address)
+	if got, err := invoke(t, c, "who", ``); err != nil || got != `"child"` {
+		t.Errorf("who: got %s, %v want %q", got, err, "child")
 	}
 }

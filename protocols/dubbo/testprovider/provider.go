@@ -31,6 +31,8 @@ import (
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/dubbo"
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
 	_ "dubbo.apache.org/dubbo-go/v3/proxy/proxy_factory"
+	_ "dubbo.apache.org/dubbo-go/v3/registry/protocol"
+	_ "dubbo.apache.org/dubbo-go/v3/registry/zookeeper"
 )
 
 // Interface is the Java interface name the service is exported under.
@@ -338,6 +340,8 @@ func Start(cfg Config) (*Provider, error) {
 			registry.WithZookeeper(),
 			registry.WithAddress(cfg.Registry),
 			registry.WithRegisterInterface(),
+			registry.WithoutUseAsMetaReport(),
+			registry.WithoutUseAsConfigCenter(),
 		))
 	}
 	ins, err := dubbo.NewInstance(insOpts...)
