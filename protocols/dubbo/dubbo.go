@@ -329,14 +329,26 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 	}
 	att := make(map[string]string, len(call.Meta)+1)
 	for k, v := range call.Meta {
-		att[k] = v
+		if !reservedAttachment[strings.ToLower(k)] {
+			att[k] = v
+		}
 	}
-	// dubbo-go v3.3.2 crashes the connection (and every call on it) when
-	// a reply arrives after its own timeout removed the pending request.
-	// So dubbo-go waits lateReplyGrace longer than the caller, and the
-	// caller's deadline is enforced here.
-	att[constant.TimeoutKey] = (timeout + lateReplyGrace).String()
-	ictx := context.WithValue(context.WithoutCancel(ctx), constant.AttachmentKey, att)
+	var ictx context.Context
+	if c.p.proto == "tri" {
+		// Triple runs each call on its own HTTP/2 stream and honours the
+		// context's deadline.
+		att[constant.TimeoutKey] = timeout.String()
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		ictx = context.WithValue(tctx, constant.AttachmentKey, att)
+	} else {
+		// dubbo-go v3.3.2 crashes the connection (and every call on it)
+		// when a reply arrives after its own timeout removed the pending
+		// request. So dubbo-go waits lateReplyGrace longer than the
+		// caller, and the caller's deadline is enforced here.
+		att[constant.TimeoutKey] = (timeout + lateReplyGrace).String()
+		ictx = context.WithValue(context.WithoutCancel(ctx), constant.AttachmentKey, att)
+	}
 	done := make(chan callResult, 1)
 	go func() {
 		out, err := c.safeInvoke(ictx, r, call.Method, types, args)
@@ -367,6 +379,15 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 		return nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be written as JSON", Err: err}
 	}
 	return &generic.Result{Body: body}, nil
+}
+
+// reservedAttachment lists attachment keys that steer dubbo-go or the
+// provider (routing, async mode, generic mode, timeouts); Call.Meta
+// cannot set them.
+var reservedAttachment = map[string]bool{
+	"path": true, "interface": true, "group": true, "version": true, "dubbo": true,
+	"timeout": true, "async": true, "generic": true, "token": true, "retries": true,
+	"side": true, "serialization": true, "_to": true, "timeout-countdown": true,
 }
 
 // lateReplyGrace is how much longer than the caller dubbo-go waits for a

@@ -825,3 +825,18 @@ func TestProviderRegistersInZooKeeper(t *testing.T) {
 		t.Errorf("who: got %s, %v want %q", got, err, "child")
 	}
 }
+
+func TestReservedAttachmentsCannotBeForwarded(t *testing.T) {
+	c := mainClient(t)
+	// "async: true" would make dubbo-go send without waiting for a reply.
+	res, err := c.Invoke(context.Background(), &generic.Call{Method: "echoLong", Body: []byte(`{"v": 8}`),
+		Meta: map[string]string{"async": "true", "version": "2.0.0", "x-ok": "1"}})
+	if err != nil || string(res.Body) != "8" {
+		t.Fatalf("got %v, %v want 8", res, err)
+	}
+	res, err = c.Invoke(context.Background(), &generic.Call{Method: "attachment", Body: []byte(`{"key": "x-ok"}`),
+		Meta: map[string]string{"x-ok": "yes", "Group": "other"}})
+	if err != nil || string(res.Body) != `"yes"` {
+		t.Fatalf("got %v, %v want %q", res, err, "yes")
+	}
+}
