@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"time"
 
@@ -20,6 +21,8 @@ type AdminOptions struct {
 	// Reload re-reads the config source and applies it (POST /admin/reload).
 	// Nil answers 501.
 	Reload func() error
+	// Pprof serves Go's profiler under /debug/pprof/.
+	Pprof bool
 }
 
 // AdminHandler serves the control plane:
@@ -137,6 +140,12 @@ func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
 		}
 		writeJSON(w, 200, map[string]any{"version": g.state.Load().version})
 	})
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(generic.CodeNotFound, "no admin endpoint %s %s", r.Method, r.URL.Path))
 	})

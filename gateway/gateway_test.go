@@ -37,7 +37,7 @@ func factory(s *mapping.Service) (generic.Protocol, error) {
 	return nil, fmt.Errorf("protocol %q not wired in tests", s.Protocol)
 }
 
-func startPeople(t *testing.T, reflection bool) string {
+func startPeople(t testing.TB, reflection bool) string {
 	t.Helper()
 	s, err := people.Start("127.0.0.1:0", reflection)
 	if err != nil {
@@ -56,6 +56,24 @@ func deadAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// newEnvB builds a gateway handler for benchmarks.
+func newEnvB(b *testing.B, yaml string, vars map[string]string) *gateway.Gateway {
+	b.Helper()
+	for k, v := range vars {
+		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
+	}
+	cfg, err := mapping.Parse([]byte(yaml))
+	if err != nil {
+		b.Fatalf("config: %v", err)
+	}
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.Close() })
+	return g
 }
 
 type env struct {

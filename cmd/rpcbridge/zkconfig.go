@@ -33,7 +33,7 @@ func parseStored(sc *zookeeper.StoredConfig) (*mapping.Config, error) {
 // serveFromZooKeeper runs the gateway on the config stored for group and
 // applies every new version pushed there; a version that does not validate
 // or build is logged and the one in force stays.
-func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group string, override func(*mapping.Config)) error {
+func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group string, override func(*mapping.Config), pprof bool) error {
 	reg, err := zookeeper.New(zookeeper.Options{Servers: servers, Root: root, Logger: log})
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Opti
 		}
 		return apply(sc)
 	}
-	return serve(ctx, g, g.Config(), log, gateway.AdminOptions{Reload: reload})
+	return serve(ctx, g, g.Config(), log, gateway.AdminOptions{Reload: reload, Pprof: pprof})
 }
 
 func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
