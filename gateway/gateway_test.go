@@ -18,6 +18,8 @@ import (
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/protocols/grpc"
 	phttp "github.com/rpcbridge/rpcbridge/protocols/http"
+	"github.com/rpcbridge/rpcbridge/protocols/tars"
+	"github.com/rpcbridge/rpcbridge/protocols/thrift"
 )
 
 // factory wires the adapters these tests use.
@@ -33,6 +35,10 @@ func factory(s *mapping.Service) (generic.Protocol, error) {
 		return grpc.New(o)
 	case "http":
 		return phttp.New(phttp.Options{})
+	case "thrift":
+		return thrift.New(thrift.Options{IDL: s.Thrift.IDL, Service: s.Thrift.Service, Protocol: s.Thrift.Protocol, Transport: s.Thrift.Transport})
+	case "tars":
+		return tars.New(tars.Options{IDL: s.Tars.IDL, Servant: s.Tars.Servant, Interface: s.Tars.Interface, Version: s.Tars.Version})
 	}
 	return nil, fmt.Errorf("protocol %q not wired in tests", s.Protocol)
 }

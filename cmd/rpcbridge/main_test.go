@@ -156,6 +156,33 @@ services:
 	}
 }
 
+func TestValidateNamesTheIDLFileAndLineOfASyntaxError(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.thrift"), []byte("struct A {\n  1: i32 x\n  2: i32 ;\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.tars"), []byte("module M {\n  struct S {\n    0 require int ;\n  };\n};\n"), 0o644)
+	cfg := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(cfg, []byte(`
+services:
+  - name: t
+    protocol: thrift
+    thrift: {idl: bad.thrift, service: S}
+    instances: [{address: 127.0.0.1:1}]
+  - name: s
+    protocol: tars
+    tars: {idl: bad.tars, servant: A.B.C, interface: I}
+    instances: [{address: 127.0.0.1:1}]
+`), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"validate", "-c", cfg}, &out, &errOut); code != 1 {
+		t.Fatalf("exit code: got %d want 1", code)
+	}
+	for _, want := range []string{"bad.thrift:3:", "bad.tars:3:"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
 // configVersion reads /admin/config's version.
 func configVersion(admin string) string {
 	_, body := get("http://" + admin + "/admin/config")
