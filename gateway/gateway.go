@@ -28,7 +28,41 @@ import (
 
 // ProtocolFactory builds the protocol adapter of one configured service.
 // cmd/rpcbridge wires each protocols/<p> package in here.
-type ProtocolFactory func(s *mapping.Service) (generic.Protocol, error)
+type ProtocolFactory func(s *mapping.Service, env ServiceEnv) (generic.Protocol, error)
+
+// ServiceEnv is what the gateway tells an adapter about its service at run
+// time.
+type ServiceEnv struct {
+	// ReportedAPIs returns the APIs named method that the service's
+	// instances currently report (through the SDK, or a Dubbo provider's
+	// URL), for adapters that take parameter types from them. Safe for
+	// concurrent use.
+	ReportedAPIs func(method string) []registry.API
+}
+
+// reportedAPIs looks method up in the instances of the service named name
+// in the generation in force.
+func (g *Gateway) reportedAPIs(name string) func(string) []registry.API {
+	return func(method string) []registry.API {
+		st := g.state.Load()
+		if st == nil {
+			return nil
+		}
+		c := st.clusters[name]
+		if c == nil {
+			return nil
+		}
+		var out []registry.API
+		for _, in := range c.snap.Load().all {
+			for _, a := range in.APIs {
+				if a.Name == method {
+					out = append(out, a)
+				}
+			}
+		}
+		return out
+	}
+}
 
 // Options configure a Gateway.
 type Options struct {
@@ -228,7 +262,7 @@ func maxTimeout(cfg *mapping.Config) time.Duration {
 }
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
-	key, _, err := g.pool.protocol(svc)
+	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name)})
 	if err != nil {
 		return nil, err
 	}

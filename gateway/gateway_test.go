@@ -23,7 +23,7 @@ import (
 )
 
 // factory wires the adapters these tests use.
-func factory(s *mapping.Service) (generic.Protocol, error) {
+func factory(s *mapping.Service, _ gateway.ServiceEnv) (generic.Protocol, error) {
 	switch s.Protocol {
 	case "grpc":
 		o := grpc.Options{Service: s.GRPC.Service, ExposeHeaders: s.GRPC.ExposeHeaders}

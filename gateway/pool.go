@@ -55,15 +55,15 @@ func dubboTimeout(s *mapping.Service) any {
 }
 
 // protocol returns the shared adapter for s, creating it on first use.
-func (p *clientPool) protocol(s *mapping.Service) (string, generic.Protocol, error) {
-	key := protoKey(s)
+func (p *clientPool) protocol(s *mapping.Service, env ServiceEnv) (string, generic.Protocol, error) {
+	key := protoKey(s) + "\x00" + s.Name
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e := p.protos[key]; e != nil {
 		e.refs++
 		return key, e.proto, nil
 	}
-	proto, err := p.factory(s)
+	proto, err := p.factory(s, env)
 	if err != nil {
 		return "", nil, err
 	}

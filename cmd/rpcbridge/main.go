@@ -125,7 +125,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	factory := protocolFactory(slog.New(slog.DiscardHandler))
 	bad := 0
 	for i := range cfg.Services {
-		if _, err := factory(&cfg.Services[i]); err != nil {
+		if _, err := factory(&cfg.Services[i], gateway.ServiceEnv{}); err != nil {
 			fmt.Fprintf(stderr, "%s: services[%d] %q: %v\n", *path, i, cfg.Services[i].Name, err)
 			bad++
 		}

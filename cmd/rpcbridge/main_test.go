@@ -77,6 +77,21 @@ func waitFor(t *testing.T, what string, d time.Duration, f func() bool) {
 	}
 }
 
+type httpReply struct {
+	status int
+	body   string
+}
+
+func httpPost(url, body string) (httpReply, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return httpReply{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return httpReply{resp.StatusCode, string(b)}, nil
+}
+
 func get(url string) (int, string) {
 	resp, err := http.Get(url)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // protocolFactory wires each protocols/<p> package to its YAML section.
 // Adding a protocol is one case here.
 func protocolFactory(log *slog.Logger) gateway.ProtocolFactory {
-	return func(s *mapping.Service) (generic.Protocol, error) {
+	return func(s *mapping.Service, env gateway.ServiceEnv) (generic.Protocol, error) {
 		l := log.With("service", s.Name)
 		switch s.Protocol {
 		case "grpc":
@@ -51,6 +51,26 @@ func protocolFactory(log *slog.Logger) gateway.ProtocolFactory {
 				o.Methods[name] = dubbo.Method{Params: dubboParams(m.Params)}
 				for _, ov := range m.Overloads {
 					o.Overloads[name] = append(o.Overloads[name], dubbo.Method{Params: dubboParams(ov)})
+				}
+			}
+			if env.ReportedAPIs != nil {
+				o.TypesFor = func(method string) []dubbo.Method {
+					var out []dubbo.Method
+					for _, a := range env.ReportedAPIs(method) {
+						if len(a.ParamTypes) == 0 {
+							continue
+						}
+						m := dubbo.Method{}
+						for i, t := range a.ParamTypes {
+							name := fmt.Sprintf("arg%d", i)
+							if i < len(a.ParamNames) && a.ParamNames[i] != "" {
+								name = a.ParamNames[i]
+							}
+							m.Params = append(m.Params, dubbo.Param{Name: name, Type: t})
+						}
+						out = append(out, m)
+					}
+					return out
 				}
 			}
 			return dubbo.New(o)

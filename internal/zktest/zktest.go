@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // Jar is the ZooKeeper server jar the Debian package installs.
@@ -139,7 +141,10 @@ func (s *Server) start() error {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if ok, _ := s.ruok(); ok {
+		// ruok answers a moment before sessions are accepted; some clients
+		// (dubbo-go's registry) do not retry their first session, so wait
+		// until a session serves a read.
+		if ok, _ := s.ruok(); ok && s.sessionWorks() {
 			return nil
 		}
 		select {
@@ -152,6 +157,27 @@ func (s *Server) start() error {
 		}
 	}
 }
+
+// sessionWorks opens a session and reads "/".
+func (s *Server) sessionWorks() bool {
+	conn, _, err := zk.Connect([]string{s.Addr()}, 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() { _, _, err := conn.Exists("/"); done <- err }()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
 
 // ruok sends the four-letter command and reports whether imok came back.
 func (s *Server) ruok() (bool, error) {

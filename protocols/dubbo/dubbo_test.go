@@ -1,13 +1,10 @@
 package dubbo_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"sync"
@@ -23,16 +20,12 @@ import (
 	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
 
-// childEnv makes the test binary a provider process (see TestMain).
-const childEnv = "RPCBRIDGE_DUBBO_CHILD"
-
 // mainAddr is the in-process provider: TypesService version 1.0.0
 // ("main"), group "other" version 2.0.0 ("other"), version 2.0.0 ("v2").
 var mainAddr string
 
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(childEnv); spec != "" {
-		runChild(spec)
+	if testprovider.RunChildIfAsked() {
 		return
 	}
 	prov, err := testprovider.Start(testprovider.Config{Exports: []testprovider.Export{
@@ -46,110 +39,6 @@ func TestMain(m *testing.M) {
 	}
 	mainAddr = prov.Addr
 	os.Exit(m.Run())
-}
-
-// runChild serves a provider, prints its address, and exits when stdin
-// closes. spec is "dubbo", "tri", or "dubbo zk=<addr>".
-func runChild(spec string) {
-	cfg := testprovider.Config{Exports: []testprovider.Export{{Version: "1.0.0", Marker: "child"}}}
-	for _, f := range strings.Fields(spec) {
-		switch {
-		case f == "tri":
-			cfg.Protocol = "tri"
-		case strings.HasPrefix(f, "zk="):
-			cfg.Registry = strings.TrimPrefix(f, "zk=")
-		}
-	}
-	prov, err := testprovider.Start(cfg)
-	if err != nil {
-		fmt.Println("ERROR", err)
-		os.Exit(1)
-	}
-	fmt.Println("ADDR", prov.Addr)
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	os.Exit(0)
-}
-
-// longLived holds the stdin pipes of children that run until the test
-// binary exits.
-var longLived struct {
-	sync.Mutex
-	stdins []io.WriteCloser
-}
-
-// child is a provider in its own process, stoppable by killing it.
-type child struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	Addr string
-}
-
-// startChild starts a provider process. With stoppable false it lives
-// until the test binary exits (its stdin closes then), so that no
-// connection of this process to it ever closes.
-func startChild(t testing.TB, spec string, stoppable bool) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+spec)
-	errLog, err := os.Create(t.TempDir() + "/child.stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errLog.Close()
-	cmd.Stderr = errLog
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, in: in}
-	if stoppable {
-		t.Cleanup(c.kill)
-	} else {
-		// The pipe's finalizer would close it (and end the child) once
-		// the child value is unreachable.
-		longLived.Lock()
-		longLived.stdins = append(longLived.stdins, in)
-		longLived.Unlock()
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, "ADDR ") || strings.HasPrefix(l, "ERROR ") {
-				lines <- l
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case l := <-lines:
-		if !strings.HasPrefix(l, "ADDR ") {
-			b, _ := os.ReadFile(errLog.Name())
-			if len(b) > 4000 {
-				b = b[len(b)-4000:]
-			}
-			t.Fatalf("child provider: %s\nstderr:\n%s", l, b)
-		}
-		c.Addr = strings.TrimPrefix(l, "ADDR ")
-	case <-time.After(30 * time.Second):
-		t.Fatal("child provider did not start within 30s")
-	}
-	return c
-}
-
-func (c *child) kill() {
-	if c.cmd.Process != nil {
-		_ = c.cmd.Process.Kill()
-		_ = c.cmd.Wait()
-	}
 }
 
 func p(name, typ string) dubbo.Param { return dubbo.Param{Name: name, Type: typ} }
@@ -584,7 +473,7 @@ func TestTimeoutIsDeadlineExceeded(t *testing.T) {
 func TestPOJOReplyOfUnregisteredClass(t *testing.T) {
 	// A provider in another process, whose reply this process decodes:
 	// the generalised POJO (a map with "class") and an enum.
-	ch := startChild(t, "dubbo", false)
+	ch := testprovider.StartChild(t, "dubbo", false)
 	c := dial(t, newProtocol(t, nil), ch.Addr)
 	got, err := invoke(t, c, "createUser", `{"user": {"name": "cy", "age": 2, "address": {"city": "Rome", "zip": "1"}}}`)
 	if err != nil {
@@ -600,12 +489,12 @@ func TestPOJOReplyOfUnregisteredClass(t *testing.T) {
 }
 
 func TestStoppedProviderIsUnavailableQuickly(t *testing.T) {
-	ch := startChild(t, "dubbo", true)
+	ch := testprovider.StartChild(t, "dubbo", true)
 	// Dial connects. (No call before the stop: dubbo-getty v1.4.10 reads
 	// a connection's timeouts without synchronisation when the
 	// connection closes, which -race reports after a write on it.)
 	c := dial(t, newProtocol(t, nil), ch.Addr)
-	ch.kill()
+	ch.Kill()
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		start := time.Now()
@@ -623,9 +512,9 @@ func TestStoppedProviderIsUnavailableQuickly(t *testing.T) {
 }
 
 func TestNothingListeningIsUnavailable(t *testing.T) {
-	ch := startChild(t, "dubbo", true)
+	ch := testprovider.StartChild(t, "dubbo", true)
 	addr := ch.Addr
-	ch.kill()
+	ch.Kill()
 	c := dial(t, newProtocol(t, nil), addr)
 	start := time.Now()
 	_, err := invoke(t, c, "who", ``)
@@ -731,7 +620,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestTriple(t *testing.T) {
-	ch := startChild(t, "tri", false)
+	ch := testprovider.StartChild(t, "tri", false)
 	pr := newProtocol(t, func(o *dubbo.Options) { o.Protocol = "tri" })
 	if pr.Name() != "triple" {
 		t.Errorf("got name %q want triple", pr.Name())
@@ -789,7 +678,7 @@ func TestProviderRegistersInZooKeeper(t *testing.T) {
 		}
 		<-time.After(50 * time.Millisecond)
 	}
-	ch := startChild(t, "dubbo zk="+zs.Addr(), false)
+	ch := testprovider.StartChild(t, "dubbo zk="+zs.Addr(), false)
 	path := "/dubbo/" + testprovider.Interface + "/providers"
 	var nodes []string
 	deadline := time.Now().Add(20 * time.Second)
