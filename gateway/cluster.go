@@ -50,6 +50,10 @@ type cluster struct {
 	onChange func()
 	// stopHealth ends the active health checks, when they run.
 	stopHealth context.CancelFunc
+	// stopMeta ends the Dubbo metadata watch, when it runs.
+	stopMeta context.CancelFunc
+	// dubboDefs holds the service definitions from a Dubbo metadata report.
+	dubboDefs atomic.Pointer[[][]byte]
 
 	schemaMu   sync.Mutex
 	schema     *generic.ServiceSchema
@@ -311,6 +315,9 @@ func (c *cluster) removeStatic(addr string) bool {
 func (c *cluster) close() {
 	if c.stopHealth != nil {
 		c.stopHealth()
+	}
+	if c.stopMeta != nil {
+		c.stopMeta()
 	}
 	if c.stop != nil {
 		c.stop()

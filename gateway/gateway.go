@@ -38,6 +38,25 @@ type ServiceEnv struct {
 	// URL), for adapters that take parameter types from them. Safe for
 	// concurrent use.
 	ReportedAPIs func(method string) []registry.API
+	// DubboDefinitions returns the service definitions (gson
+	// FullServiceDefinition JSON) that a Dubbo metadata report in the
+	// service's registry holds for its interface, newest set; nil when none.
+	DubboDefinitions func() [][]byte
+}
+
+// dubboDefinitions reads the metadata-report definitions of the service
+// named name in the generation in force.
+func (g *Gateway) dubboDefinitions(name string) func() [][]byte {
+	return func() [][]byte {
+		st := g.state.Load()
+		if st == nil || st.clusters[name] == nil {
+			return nil
+		}
+		if p := st.clusters[name].dubboDefs.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
 }
 
 // reportedAPIs looks method up in the instances of the service named name
@@ -262,7 +281,7 @@ func maxTimeout(cfg *mapping.Config) time.Duration {
 }
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
-	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name)})
+	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), DubboDefinitions: g.dubboDefinitions(svc.Name)})
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +309,16 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	if err != nil {
 		c.close()
 		return nil, err
+	}
+	if svc.Dubbo != nil {
+		// Java parameter types from the Dubbo metadata report, when the
+		// providers publish one.
+		mctx, cancel := context.WithCancel(g.ctx)
+		c.stopMeta = cancel
+		go reg.WatchDubboMetadata(mctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version, func(defs [][]byte) {
+			c.dubboDefs.Store(&defs)
+			g.log.Info("dubbo metadata report", "service", svc.Name, "definitions", len(defs))
+		})
 	}
 	var w registry.Watcher
 	if svc.Discovery.DubboNative && svc.Dubbo != nil {

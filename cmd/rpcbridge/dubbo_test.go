@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
 )
@@ -120,5 +122,84 @@ func TestKilledDubboProviderLeavesAndTheGatewayAnswers503(t *testing.T) {
 	status, body := post(t, base+"/users/who", ``)
 	if status != 503 || time.Since(start) > 3*time.Second {
 		t.Fatalf("with no provider left: got %d %s after %s, want a prompt 503", status, body, time.Since(start))
+	}
+}
+
+// putZNode creates or replaces a persistent node and its parents.
+func putZNode(t *testing.T, conn *zk.Conn, path string, data []byte) {
+	t.Helper()
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 1; i < len(parts); i++ {
+		p := "/" + strings.Join(parts[:i], "/")
+		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && err != zk.ErrNodeExists {
+			t.Fatalf("create %s: %v", p, err)
+		}
+	}
+	if _, err := conn.Create(path, data, 0, zk.WorldACL(zk.PermAll)); err == zk.ErrNodeExists {
+		if _, err := conn.Set(path, data, -1); err != nil {
+			t.Fatalf("set %s: %v", path, err)
+		}
+	} else if err != nil {
+		t.Fatalf("create %s: %v", path, err)
+	}
+}
+
+func TestDubboTypesComeFromTheMetadataReportAndFollowARedeploy(t *testing.T) {
+	zs := zktest.Start(t)
+	testprovider.StartChild(t, "dubbo zk="+zs.Addr(), false)
+	base, _ := startGatewayOn(t, fmt.Sprintf(dubboYAML, zs.Addr()))
+	waitFor(t, "the provider to be discovered", 20*time.Second, func() bool {
+		r, err := httpPost(base+"/users/who", ``)
+		return err == nil && r.status == 200
+	})
+	// echoDouble is not in the YAML: without types the call is refused.
+	if status, body := post(t, base+"/users/echoDouble", `{"arg0": 1.5}`); status != 400 {
+		t.Fatalf("without types: got %d %s, want 400", status, body)
+	}
+	conn, _, err := zk.Connect([]string{zs.Addr()}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := "/dubbo/metadata/org.rpcbridge.test.TypesService/1.0.0/provider/types-app"
+	def := func(methods string) []byte {
+		return []byte(`{"canonicalName": "org.rpcbridge.test.TypesService", "parameters": {"side": "provider"}, "methods": [` + methods + `], "types": []}`)
+	}
+	putZNode(t, conn, path, def(`{"name": "echoDouble", "parameterTypes": ["double"], "returnType": "double"}`))
+	waitFor(t, "types from the metadata report", 5*time.Second, func() bool {
+		status, body := post(t, base+"/users/echoDouble", `{"arg0": 1.5}`)
+		return status == 200 && body == "1.5"
+	})
+	// A definition for another version must not be used; it is written
+	// before the redeploy below, so the walk that picks up the redeploy
+	// has seen it too.
+	putZNode(t, conn, "/dubbo/metadata/org.rpcbridge.test.TypesService/9.9.9/provider/other-app",
+		def(`{"name": "echoByte", "parameterTypes": ["byte"], "returnType": "byte"}`))
+	// A redeploy publishes another signature: the gateway follows.
+	putZNode(t, conn, path, def(`{"name": "echoDouble", "parameterTypes": ["double"], "returnType": "double"},
+		{"name": "echoShort", "parameterTypes": ["short"], "returnType": "short"}`))
+	waitFor(t, "the changed definition", 5*time.Second, func() bool {
+		status, body := post(t, base+"/users/echoShort", `{"arg0": 12}`)
+		return status == 200 && body == "12"
+	})
+	if status, body := post(t, base+"/users/echoByte", `{"arg0": 1}`); status != 400 {
+		t.Fatalf("a definition of version 9.9.9 must not apply to 1.0.0: got %d %s", status, body)
+	}
+}
+
+func TestTripleProvidersThroughTheGateway(t *testing.T) {
+	zs := zktest.Start(t)
+	testprovider.StartChild(t, "tri zk="+zs.Addr(), false)
+	y := strings.Replace(fmt.Sprintf(dubboYAML, zs.Addr()), "protocol: dubbo", "protocol: triple", 1)
+	base, _ := startGatewayOn(t, y)
+	var status int
+	var body string
+	waitFor(t, "the Triple provider to be discovered", 20*time.Second, func() bool {
+		r, err := httpPost(base+"/users/echoLong", `{"id": "9007199254740993"}`)
+		status, body = r.status, r.body
+		return err == nil && status == 200
+	})
+	if body != `"9007199254740993"` {
+		t.Fatalf("echoLong over Triple: got %d %s", status, body)
 	}
 }

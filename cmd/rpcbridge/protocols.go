@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -53,26 +54,7 @@ func protocolFactory(log *slog.Logger) gateway.ProtocolFactory {
 					o.Overloads[name] = append(o.Overloads[name], dubbo.Method{Params: dubboParams(ov)})
 				}
 			}
-			if env.ReportedAPIs != nil {
-				o.TypesFor = func(method string) []dubbo.Method {
-					var out []dubbo.Method
-					for _, a := range env.ReportedAPIs(method) {
-						if len(a.ParamTypes) == 0 {
-							continue
-						}
-						m := dubbo.Method{}
-						for i, t := range a.ParamTypes {
-							name := fmt.Sprintf("arg%d", i)
-							if i < len(a.ParamNames) && a.ParamNames[i] != "" {
-								name = a.ParamNames[i]
-							}
-							m.Params = append(m.Params, dubbo.Param{Name: name, Type: t})
-						}
-						out = append(out, m)
-					}
-					return out
-				}
-			}
+			o.TypesFor = dubboTypes(env)
 			return dubbo.New(o)
 		case "thrift":
 			t := s.Thrift
@@ -104,4 +86,61 @@ func dubboParams(ps []mapping.DubboParam) []dubbo.Param {
 		out[i] = dubbo.Param{Name: p.Name, Type: p.Type}
 	}
 	return out
+}
+
+// dubboTypes finds Java parameter types for a method the YAML does not
+// describe: first in the APIs instances report (SDK param_types), then in
+// the Dubbo metadata report's service definitions (parsed once per set).
+func dubboTypes(env gateway.ServiceEnv) func(string) []dubbo.Method {
+	var mu sync.Mutex
+	var parsedFrom *[]byte
+	var parsed map[string][]dubbo.Method
+	fromDefs := func(method string) []dubbo.Method {
+		if env.DubboDefinitions == nil {
+			return nil
+		}
+		defs := env.DubboDefinitions()
+		if len(defs) == 0 {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if parsedFrom != &defs[0] {
+			parsed = map[string][]dubbo.Method{}
+			for _, d := range defs {
+				ms, err := dubbo.ParseServiceDefinition(d)
+				if err != nil {
+					continue
+				}
+				for name, sigs := range ms {
+					parsed[name] = append(parsed[name], sigs...)
+				}
+			}
+			parsedFrom = &defs[0]
+		}
+		return parsed[method]
+	}
+	return func(method string) []dubbo.Method {
+		var out []dubbo.Method
+		if env.ReportedAPIs != nil {
+			for _, a := range env.ReportedAPIs(method) {
+				if len(a.ParamTypes) == 0 {
+					continue
+				}
+				m := dubbo.Method{}
+				for i, t := range a.ParamTypes {
+					name := fmt.Sprintf("arg%d", i)
+					if i < len(a.ParamNames) && a.ParamNames[i] != "" {
+						name = a.ParamNames[i]
+					}
+					m.Params = append(m.Params, dubbo.Param{Name: name, Type: t})
+				}
+				out = append(out, m)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+		return fromDefs(method)
+	}
 }
