@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,4 +205,46 @@ func TestTripleProvidersThroughTheGateway(t *testing.T) {
 	if body != `"9007199254740993"` {
 		t.Fatalf("echoLong over Triple: got %d %s", status, body)
 	}
+}
+
+// BenchmarkGatewayDubboEchoLong: HTTP -> gateway -> Dubbo provider (a child
+// process) -> JSON, over a real HTTP connection. Compare with
+// BenchmarkDirectGeneric in protocols/dubbo (the same call from a dubbo-go
+// generic client).
+func BenchmarkGatewayDubboEchoLong(b *testing.B) {
+	zs := zktest.Start(b)
+	testprovider.StartChild(b, "dubbo zk="+zs.Addr(), false)
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(dubboYAML, zs.Addr())), 0o644)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { run(ctx, []string{"serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0"}, io.Discard, io.Discard); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	url := "http://" + listen + "/users/echoLong"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if r, err := httpPost(url, `{"id": 1}`); err == nil && r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("gateway or provider not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r, err := httpPost(url, `{"id": "9007199254740993"}`); err != nil || r.status != 200 {
+				b.Fatalf("got %v %v", r, err)
+			}
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	getty "github.com/apache/dubbo-getty"
 	"io"
 	"log/slog"
 	"net"
@@ -161,12 +162,20 @@ func New(o Options) (*Protocol, error) {
 	// atomic level; dubbo.NewInstance would replace the logger under
 	// running goroutines). It would log every Java exception as a warning.
 	gostlogger.SetLoggerLevel("error")
+	// dubbo-getty has a logger of its own that writes every packet at
+	// debug level. Its setter swaps a package variable without a lock, so
+	// it runs once, at the first New, before any getty session exists.
+	quietGetty.Do(func() { _ = getty.SetLoggerLevel(getty.LoggerLevelError) })
 	// dubbo-go creates its protocol singletons lazily without locking;
 	// create this one now, before any reference does it from another
 	// goroutine.
 	extension.GetProtocol(p.proto)
 	return p, nil
 }
+
+// quietGetty guards the one-time change of dubbo-getty's process-wide
+// logger level.
+var quietGetty sync.Once
 
 func newSignature(m Method) (signature, error) {
 	s := signature{params: make([]Param, len(m.Params)), types: make([]string, len(m.Params))}
