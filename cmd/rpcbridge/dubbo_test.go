@@ -14,10 +14,12 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
 )
 
 func TestMain(m *testing.M) {
+	dubbo.QuietLibraryLogs()
 	// Child provider processes for the Dubbo tests run from this binary.
 	if testprovider.RunChildIfAsked() {
 		return
@@ -225,7 +227,10 @@ func BenchmarkGatewayDubboEchoLong(b *testing.B) {
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { run(ctx, []string{"serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0"}, io.Discard, io.Discard); close(done) }()
+	go func() {
+		run(ctx, []string{"serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0"}, io.Discard, io.Discard)
+		close(done)
+	}()
 	b.Cleanup(func() { cancel(); <-done })
 	url := "http://" + listen + "/users/echoLong"
 	deadline := time.Now().Add(20 * time.Second)

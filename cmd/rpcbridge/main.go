@@ -24,6 +24,7 @@ import (
 
 	"github.com/rpcbridge/rpcbridge/gateway"
 	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,6 +46,7 @@ usage:
 `
 
 func main() {
+	dubbo.QuietLibraryLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -162,10 +162,6 @@ func New(o Options) (*Protocol, error) {
 	// atomic level; dubbo.NewInstance would replace the logger under
 	// running goroutines). It would log every Java exception as a warning.
 	gostlogger.SetLoggerLevel("error")
-	// dubbo-getty has a logger of its own that writes every packet at
-	// debug level. Its setter swaps a package variable without a lock, so
-	// it runs once, at the first New, before any getty session exists.
-	quietGetty.Do(func() { _ = getty.SetLoggerLevel(getty.LoggerLevelError) })
 	// dubbo-go creates its protocol singletons lazily without locking;
 	// create this one now, before any reference does it from another
 	// goroutine.
@@ -173,9 +169,13 @@ func New(o Options) (*Protocol, error) {
 	return p, nil
 }
 
-// quietGetty guards the one-time change of dubbo-getty's process-wide
-// logger level.
-var quietGetty sync.Once
+// QuietLibraryLogs lowers dubbo-getty's logger, which otherwise writes
+// every packet at debug level, to errors only. Its setter swaps a package
+// variable without a lock: call this once at process start, before any
+// Dubbo connection exists (cmd/rpcbridge does).
+func QuietLibraryLogs() {
+	_ = getty.SetLoggerLevel(getty.LoggerLevelError)
+}
 
 func newSignature(m Method) (signature, error) {
 	s := signature{params: make([]Param, len(m.Params)), types: make([]string, len(m.Params))}

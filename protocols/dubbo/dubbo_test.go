@@ -25,6 +25,7 @@ import (
 var mainAddr string
 
 func TestMain(m *testing.M) {
+	dubbo.QuietLibraryLogs()
 	if testprovider.RunChildIfAsked() {
 		return
 	}
