@@ -243,7 +243,7 @@ func (d *decoder) fields(dst []byte, s *structDesc, top bool, depth int) ([]byte
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, []byte(f.name))
+		dst = generic.AppendString(dst, f.name)
 		dst = append(dst, ':')
 		if dst, err = d.value(dst, f.t, ty, depth+1); err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", s.name, f.name, err)
@@ -257,7 +257,7 @@ func (d *decoder) fields(dst []byte, s *structDesc, top bool, depth int) ([]byte
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, []byte(f.name))
+		dst = generic.AppendString(dst, f.name)
 		dst = append(dst, ':')
 		if f.def != nil {
 			dst = append(dst, f.def...)
@@ -318,7 +318,7 @@ func (d *decoder) value(dst []byte, t *typ, ty byte, depth int) ([]byte, error) 
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(dst, s), nil
+		return generic.AppendStringBytes(dst, s), nil
 	case kBytes:
 		var raw []byte
 		switch ty {
@@ -357,7 +357,7 @@ func (d *decoder) value(dst []byte, t *typ, ty byte, depth int) ([]byte, error) 
 			return nil, err
 		}
 		if name, ok := t.en.byNum[int32(n)]; ok && int64(int32(n)) == n {
-			return appendJSONString(dst, []byte(name)), nil
+			return generic.AppendString(dst, name), nil
 		}
 		return generic.AppendInt(dst, n), nil
 	case kStruct:
@@ -446,7 +446,7 @@ func (d *decoder) key(dst []byte, t *typ, ty byte, depth int) ([]byte, error) {
 	}
 	// Numbers, booleans and JSON text become strings.
 	text := append([]byte(nil), dst[start:]...)
-	return appendJSONString(dst[:start], text), nil
+	return generic.AppendStringBytes(dst[:start], text), nil
 }
 
 func appendFloat(dst []byte, f float64, k kind) []byte {
@@ -479,7 +479,7 @@ func appendZero(dst []byte, t *typ, depth int) []byte {
 		return append(dst, "{}"...)
 	case kEnum:
 		if name, ok := t.en.byNum[0]; ok {
-			return appendJSONString(dst, []byte(name))
+			return generic.AppendString(dst, name)
 		}
 		return append(dst, '0')
 	case kStruct:
@@ -491,7 +491,7 @@ func appendZero(dst []byte, t *typ, depth int) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, []byte(f.name))
+			dst = generic.AppendString(dst, f.name)
 			dst = append(dst, ':')
 			if f.def != nil {
 				dst = append(dst, f.def...)

@@ -232,12 +232,12 @@ func defaultJSON(v *idl.Value) ([]byte, string) {
 		s := strconv.FormatFloat(v.Float, 'g', -1, 64)
 		return []byte(s), s
 	case idl.StringValue:
-		return appendJSONString(nil, []byte(v.Str)), v.Str
+		return generic.AppendString(nil, v.Str), v.Str
 	case idl.BoolValue:
 		s := strconv.FormatBool(v.Bool)
 		return []byte(s), s
 	case idl.IdentValue: // enum member, resolved
-		return appendJSONString(nil, []byte(v.Str)), v.Str
+		return generic.AppendString(nil, v.Str), v.Str
 	}
 	return nil, ""
 }

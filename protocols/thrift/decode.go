@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -58,7 +57,7 @@ func (d *decoder) structVal(sd *structDesc, depth int) error {
 				d.out = append(d.out, ',')
 			}
 			n++
-			d.out = appendString(d.out, f.name)
+			d.out = generic.AppendString(d.out, f.name)
 			d.out = append(d.out, ':')
 			if err := d.value(f.typ, depth+1); err != nil {
 				return err
@@ -115,7 +114,7 @@ func (d *decoder) value(t *ttype, depth int) error {
 		if err != nil {
 			return err
 		}
-		d.out = appendString(d.out, v)
+		d.out = generic.AppendString(d.out, v)
 	case kBinary:
 		v, err := d.p.ReadBinary(d.ctx)
 		if err != nil {
@@ -130,7 +129,7 @@ func (d *decoder) value(t *ttype, depth int) error {
 			return err
 		}
 		if name, ok := t.enum.byValue[v]; ok {
-			d.out = appendString(d.out, name)
+			d.out = generic.AppendString(d.out, name)
 		} else {
 			d.out = strconv.AppendInt(d.out, int64(v), 10)
 		}
@@ -247,7 +246,7 @@ func (d *decoder) key(t *ttype, depth int) error {
 		return err
 	}
 	text := string(d.out[start:])
-	d.out = appendString(d.out[:start], text)
+	d.out = generic.AppendString(d.out[:start], text)
 	return nil
 }
 
@@ -282,48 +281,4 @@ func appendFloatText(b []byte, v float64) []byte {
 		return b
 	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
