@@ -298,6 +298,23 @@ func TestBadInputGetsOneJSONErrorAndTheGatewayKeepsServing(t *testing.T) {
 	}
 }
 
+func TestPerRouteTimeoutOverridesTheService(t *testing.T) {
+	y := strings.Replace(peopleYAML, "    timeout: 300ms\n", "    timeout: 5s\n", 1) + `  - match: {path: "/v1/fast/{id}", methods: [GET]}
+    service: people
+    method: Get
+    timeout: 100ms
+`
+	e := newEnv(t, y, map[string]string{"addr": startPeople(t, true), "dead": deadAddr(t)})
+	start := time.Now()
+	r := do(t, "GET", e.url+"/v1/fast/1", "", "X-Delay", "1s")
+	if r.status != 504 || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("route timeout 100ms: got %d after %s, want 504 well before the 1s delay", r.status, time.Since(start))
+	}
+	if r := do(t, "GET", e.url+"/v1/people/1", "", "X-Delay", "200ms"); r.status != 200 {
+		t.Fatalf("service timeout 5s with a 200ms delay: got %d %s", r.status, r.body)
+	}
+}
+
 func TestReflectionNotServedIsAClearErrorNotAHang(t *testing.T) {
 	e := newEnv(t, peopleYAML, map[string]string{"addr": startPeople(t, false), "dead": deadAddr(t)})
 	start := time.Now()

@@ -182,6 +182,28 @@ func TestLookupPrecedence(t *testing.T) {
 	}
 }
 
+func TestADomainNamesTheServiceThroughACatchAllPrefix(t *testing.T) {
+	y := baseYAML + `  - match: {prefix: /, host: users.example.com}
+    service: users
+`
+	tbl, err := NewTable(mustParse(t, y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, code := tbl.Lookup("POST", "users.example.com", "/getUser")
+	if m == nil || m.Route.Service != "users" || m.Method != "getUser" {
+		t.Fatalf("domain route: got %+v %s, want users.getUser", m, code)
+	}
+	// Other hosts do not see it.
+	if m, _ := tbl.Lookup("POST", "other.example.com", "/getUser"); m != nil {
+		t.Fatalf("another host matched the domain route: %+v", m.Route)
+	}
+	// Configured paths still win on that host.
+	if m, _ := tbl.Lookup("GET", "users.example.com", "/v1/people/5"); m == nil || m.Route.Service != "people" {
+		t.Fatalf("template on the domain: got %+v", m)
+	}
+}
+
 func TestResolvePathsIsRelativeToConfigDir(t *testing.T) {
 	c := &Config{Services: []Service{{Thrift: &Thrift{IDL: "a.thrift", IncludeDirs: []string{"inc", "/abs"}}}}}
 	c.ResolvePaths("/etc/rb")
