@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -396,20 +395,17 @@ func (c *Config) Service(name string) *Service {
 	return nil
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+):`)
+// flowTemplateRE finds an unquoted path template inside a flow mapping:
+// `{path: /v1/x/{id}, ...}`, which YAML reads as a nested mapping.
+var flowTemplateRE = regexp.MustCompile(`\{[^#]*\b(path|prefix):\s*/[^"',}\s]*\{`)
 
-// withHint adds advice to a YAML syntax error on a line that holds an
-// unquoted path template inside a flow mapping, the most common mistake.
+// withHint adds advice to a YAML syntax error when the file holds an
+// unquoted path template inside a flow mapping, the most common mistake
+// (YAML reports it at another line).
 func withHint(data []byte, err error) error {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return err
-	}
-	n, _ := strconv.Atoi(m[1])
-	lines := strings.Split(string(data), "\n")
-	for _, i := range []int{n - 1, n - 2} {
-		if i >= 0 && i < len(lines) && strings.Contains(lines[i], "/{") && !strings.Contains(lines[i], `"/`) && !strings.Contains(lines[i], `'/`) {
-			return fmt.Errorf("%w (hint: quote path templates inside {...}: path: \"/v1/people/{id}\")", err)
+	for i, line := range strings.Split(string(data), "\n") {
+		if flowTemplateRE.MatchString(line) {
+			return fmt.Errorf("%w (hint: line %d has a path template inside {...}; quote it: path: \"/v1/people/{id}\")", err, i+1)
 		}
 	}
 	return err

@@ -77,6 +77,13 @@ func TestUnknownKeyIsAnErrorWithItsLine(t *testing.T) {
 	}
 }
 
+func TestUnquotedTemplateInFlowMappingGetsAHintWithItsLine(t *testing.T) {
+	_, err := Parse([]byte("services: []\nroutes:\n  - match: {path: /v1/x/{id}, methods: [GET]}\n    service: s\n    method: M\n"))
+	if err == nil || !strings.Contains(err.Error(), "hint: line 3 has a path template inside {...}") {
+		t.Fatalf("got %v, want a hint naming line 3", err)
+	}
+}
+
 func TestValidationNamesServiceRouteAndField(t *testing.T) {
 	y := `
 services:
