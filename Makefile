@@ -1,8 +1,9 @@
 # rpcbridge
 #
 #   make test    install what the tests need (a real ZooKeeper from Debian's
-#                "zookeeper" package), then vet, check formatting and run
-#                every test with the race detector
+#                "zookeeper" package, and curl for the demo's printed lines),
+#                then vet, check formatting and run every test with the race
+#                detector
 #   make build   build bin/rpcbridge
 #   make demo    run the gateway on built-in sample backends
 #   make bench   run the Go benchmarks
@@ -18,6 +19,7 @@ test: deps vet fmt-check
 
 deps:
 	sh scripts/zookeeper.sh install
+	@command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y curl; }
 
 vet:
 	$(GO) vet $(PKGS)
