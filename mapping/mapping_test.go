@@ -2,8 +2,10 @@ package mapping
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 )
@@ -238,10 +240,18 @@ func bigConfig(n int) *Config {
 
 func TestTableOf50000RoutesMatchesEveryRoute(t *testing.T) {
 	c := bigConfig(50000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
 	tbl, err := NewTable(c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	built := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	t.Logf("50,000 routes: built in %s, table holds %.1f MiB of heap", built, float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
 	for i := 0; i < 50000; i += 997 {
 		p := fmt.Sprintf("/api/v%d/res%d/items", i%7, i)
 		if i%2 == 1 {
