@@ -46,6 +46,8 @@ type cluster struct {
 	stop    context.CancelFunc
 	stopped chan struct{}
 
+	tracing *tracing
+
 	// onChange, when set, is called after each new snapshot (outside locks).
 	onChange func()
 	// stopHealth ends the active health checks, when they run.
@@ -416,7 +418,9 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		tried = append(tried, in)
 		m := s.byAddr[in.Address]
 		m.inflight.Add(1)
-		res, err := m.client.Invoke(ctx, call)
+		actx, span := c.tracing.attemptSpan(ctx, c, call, in.Address)
+		res, err := m.client.Invoke(actx, call)
+		endSpan(span, err)
 		m.inflight.Add(-1)
 		if err == nil {
 			m.fails.Store(0)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
@@ -94,6 +95,10 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// Source describes where the config came from, for /admin/config.
 	Source string
+	// TracerProvider receives the gateway's OpenTelemetry spans (one per
+	// request, one per backend attempt); nil means no spans are recorded,
+	// but incoming W3C trace context is still forwarded to backends.
+	TracerProvider trace.TracerProvider
 }
 
 // Gateway serves HTTP/JSON and calls backends. Its route table and
@@ -113,7 +118,8 @@ type Gateway struct {
 	// draining is set once shutdown begins (/readyz answers 503).
 	draining atomic.Bool
 
-	pool *clientPool
+	pool    *clientPool
+	tracing *tracing
 
 	apiMu     sync.Mutex
 	apiRoutes atomic.Pointer[apiTable]
@@ -155,7 +161,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{},
+	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{}, tracing: newTracing(opts.TracerProvider),
 		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
@@ -286,6 +292,7 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 		return nil, err
 	}
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
+	c.tracing = g.tracing
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {
 		hctx, cancel := context.WithCancel(g.ctx)

@@ -36,6 +36,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
 	rw := &statusWriter{ResponseWriter: w}
 	var t *target
+	sctx, span := g.tracing.serverSpan(r)
+	r = r.WithContext(sctx)
 	defer func() {
 		if p := recover(); p != nil {
 			g.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
@@ -44,6 +46,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		g.observe(r, rw, t, start, st)
+		g.finishSpan(span, rw, t)
 	}()
 	if g.cors(st.cfg.Server.CORS, rw, r) {
 		return
@@ -63,7 +66,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	g.injectTrace(r, call)
 	for k, vs := range r.URL.Query() {
 		if k == queryServiceName {
 			continue

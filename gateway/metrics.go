@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/rpcbridge/rpcbridge/generic"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // metrics are the gateway's Prometheus collectors.
@@ -71,18 +72,21 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	}
 }
 
-// injectTrace forwards W3C trace context to the backend as metadata, so a
-// trace continues across the gateway.
-func (g *Gateway) injectTrace(r *http.Request, c *generic.Call) {
-	tp := r.Header.Get("Traceparent")
-	if tp == "" {
-		return
+// finishSpan names the request's span after its service and method and
+// records its status.
+func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
 	}
-	if c.Meta == nil {
-		c.Meta = map[string]string{}
+	if t != nil {
+		span.SetName(t.svc.Name + "/" + t.method)
+		span.SetAttributes(attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", t.method),
+			attribute.String("rpcbridge.route", t.how))
 	}
-	c.Meta["traceparent"] = tp
-	if ts := r.Header.Get("Tracestate"); ts != "" {
-		c.Meta["tracestate"] = ts
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
 	}
+	span.End()
 }

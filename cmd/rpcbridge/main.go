@@ -151,6 +151,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "", "override server.listen")
 	adminAddr := fs.String("admin", "", "override server.admin")
 	pprof := fs.Bool("pprof", false, "serve Go's profiler on the control plane under /debug/pprof/")
+	traceFile := fs.String("trace-file", "", "write OpenTelemetry spans (one per request, one per backend attempt) as JSON to this file")
 	gogc := fs.Int("gogc", 400, "garbage collector target percentage (GOGC); a gateway's heap is small, so collecting less often saves CPU")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -170,7 +171,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.Server.Admin = *adminAddr
 		}
 	}
-	opts := gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path}
+	tp, closeTracer, err := newFileTracer(*traceFile)
+	if err != nil {
+		return err
+	}
+	defer closeTracer()
+	opts := gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path, TracerProvider: tp}
 	if *zkServers != "" {
 		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override, *pprof)
 	}
