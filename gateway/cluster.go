@@ -47,6 +47,8 @@ type cluster struct {
 	stopped chan struct{}
 
 	tracing *tracing
+	// limit is the service's rate limit, nil when it has none.
+	limit *limiter
 
 	// onChange, when set, is called after each new snapshot (outside locks).
 	onChange func()

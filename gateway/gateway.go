@@ -142,6 +142,8 @@ type state struct {
 	sets     map[string][]*cluster
 	// declared lists each service's APIs named in YAML (apis and routes).
 	declared map[string]map[string]bool
+	// auth checks API keys; nil when server.auth is absent.
+	auth *authn
 }
 
 // New builds a gateway from cfg (already validated). raw is the config's
@@ -189,6 +191,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		cfg: cfg, raw: raw, loadedAt: time.Now(), table: table,
 		clusters: map[string]*cluster{}, byGRPC: map[string]*cluster{},
 		sets: map[string][]*cluster{}, declared: map[string]map[string]bool{},
+		auth: newAuthn(cfg.Server.Auth),
 	}
 	sum := sha256.Sum256(raw)
 	st.version = hex.EncodeToString(sum[:6])
@@ -293,6 +296,7 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	}
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
 	c.tracing = g.tracing
+	c.limit = newLimiter(svc.RateLimit)
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {
 		hctx, cancel := context.WithCancel(g.ctx)

@@ -51,11 +51,30 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.cors(st.cfg.Server.CORS, rw, r) {
 		return
 	}
+	// Authenticate before routing, so that a caller without a key learns
+	// nothing about routes; services marked public are exempt.
+	var keyName string
+	var authErr *generic.Error
+	if st.auth != nil {
+		keyName, authErr = st.auth.check(r)
+	}
 	var err error
 	t, err = g.resolve(r.Context(), st, r)
+	if authErr != nil && (t == nil || !t.svc.Public) {
+		t = nil
+		writeError(rw, authErr)
+		return
+	}
 	if err != nil {
 		writeError(rw, generic.AsError(err))
 		return
+	}
+	if t.cluster.limit != nil {
+		if e, wait := t.cluster.limit.allow(r, keyName); e != nil {
+			rw.Header().Set("Retry-After", retryAfter(wait))
+			writeError(rw, g.tag(e, t))
+			return
+		}
 	}
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
 	if len(t.svc.ForwardHeaders) > 0 {

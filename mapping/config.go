@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -47,6 +48,38 @@ type Server struct {
 	// AccessLog writes one structured log line per request. Default false.
 	AccessLog bool  `yaml:"access_log"`
 	CORS      *CORS `yaml:"cors"`
+	// Auth requires an API key on every data-plane request, except to
+	// services marked public. Absent: no authentication.
+	Auth *Auth `yaml:"auth"`
+}
+
+// Auth configures API-key authentication.
+type Auth struct {
+	// Header carries the key. Default X-API-Key.
+	Header string `yaml:"header"`
+	// Keys are the accepted keys.
+	Keys []APIKey `yaml:"keys"`
+}
+
+// APIKey is one accepted key; exactly one of Key and KeyEnv.
+type APIKey struct {
+	// Name identifies the caller in logs and rate-limit keys.
+	Name string `yaml:"name"`
+	// Key is the key itself.
+	Key string `yaml:"key"`
+	// KeyEnv names an environment variable holding the key.
+	KeyEnv string `yaml:"key_env"`
+}
+
+// RateLimit is a token bucket.
+type RateLimit struct {
+	// RPS is the sustained rate, requests per second.
+	RPS float64 `yaml:"rps"`
+	// Burst is the bucket size. Default: RPS rounded up, at least 1.
+	Burst int `yaml:"burst"`
+	// By chooses one bucket per: "" (the whole service), "ip" (client
+	// address), "api_key" (the caller's key name), or "header:<name>".
+	By string `yaml:"by"`
 }
 
 // CORS configures cross-origin responses. Absent means no CORS headers.
@@ -113,6 +146,10 @@ type Service struct {
 	// APIs declares the service's APIs (methods), for registered_only mode
 	// and serviceName/scTag lookups without a schema round trip.
 	APIs []string `yaml:"apis"`
+	// RateLimit caps the request rate to the service (429 beyond it).
+	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Public exempts the service from server.auth.
+	Public bool `yaml:"public"`
 }
 
 // HashKey names the request part consistent hashing keys on; one of them.
@@ -347,6 +384,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Server.ShutdownTimeout == 0 {
 		c.Server.ShutdownTimeout = 10 * time.Second
 	}
+	if a := c.Server.Auth; a != nil && a.Header == "" {
+		a.Header = "X-API-Key"
+	}
 	for i := range c.Services {
 		s := &c.Services[i]
 		if s.Balancer == "" {
@@ -362,6 +402,9 @@ func (c *Config) ApplyDefaults() {
 		if s.TagFallback == nil {
 			t := true
 			s.TagFallback = &t
+		}
+		if rl := s.RateLimit; rl != nil && rl.Burst == 0 {
+			rl.Burst = max(1, int(math.Ceil(rl.RPS)))
 		}
 		for j := range s.Instances {
 			if s.Instances[j].Weight == 0 {

@@ -138,6 +138,31 @@ routes:
 	}
 }
 
+func TestAuthAndRateLimitValidation(t *testing.T) {
+	y := `
+server:
+  auth:
+    keys: [{name: a, key: x, key_env: Y}, {name: a, key_env: RB_SURELY_UNSET_VAR}]
+services:
+  - name: s
+    protocol: http
+    instances: [{address: 127.0.0.1:1}]
+    rate_limit: {rps: 0, by: cookie}
+`
+	_, err := Parse([]byte(y))
+	for _, w := range []string{
+		`server.auth.keys[0] "a": give exactly one of key and key_env`,
+		`server.auth.keys[1]: duplicate name "a"`,
+		`server.auth.keys[1] "a": environment variable RB_SURELY_UNSET_VAR is empty`,
+		`services[0] "s": rate_limit.rps must be positive, got 0`,
+		`services[0] "s": rate_limit.by: want "", ip, api_key or header:<name>, got "cookie"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems lack %q; got:\n%v", w, err)
+		}
+	}
+}
+
 func TestDuplicateRoutesNameBoth(t *testing.T) {
 	y := strings.Replace(baseYAML, "routes:\n", "routes:\n  - match: {path: \"/v1/people/{pid}\", methods: [GET, POST]}\n    service: people\n    method: Other\n", 1)
 	_, err := Parse([]byte(y))

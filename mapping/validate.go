@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -50,6 +51,27 @@ func (c *Config) Validate() error {
 		add("server.admin: %q is also server.listen; the control plane needs its own port", c.Server.Admin)
 	}
 
+	if a := c.Server.Auth; a != nil {
+		if len(a.Keys) == 0 {
+			add("server.auth: keys lists no key")
+		}
+		names := map[string]bool{}
+		for i, k := range a.Keys {
+			where := fmt.Sprintf("server.auth.keys[%d]", i)
+			if k.Name == "" {
+				add("%s: name is required", where)
+			} else if names[k.Name] {
+				add("%s: duplicate name %q", where, k.Name)
+			}
+			names[k.Name] = true
+			switch {
+			case (k.Key == "") == (k.KeyEnv == ""):
+				add("%s %q: give exactly one of key and key_env", where, k.Name)
+			case k.KeyEnv != "" && os.Getenv(k.KeyEnv) == "":
+				add("%s %q: environment variable %s is empty", where, k.Name, k.KeyEnv)
+			}
+		}
+	}
 	registries := map[string]bool{}
 	for i, r := range c.Registries {
 		where := fmt.Sprintf("registries[%d]", i)
@@ -288,6 +310,23 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 	}
 	if s.Retries != nil && *s.Retries < 0 {
 		add("%s: retries must be 0 or more, got %d", where, *s.Retries)
+	}
+	if rl := s.RateLimit; rl != nil {
+		if rl.RPS <= 0 {
+			add("%s: rate_limit.rps must be positive, got %v", where, rl.RPS)
+		}
+		if rl.Burst < 0 {
+			add("%s: rate_limit.burst must be positive, got %d", where, rl.Burst)
+		}
+		switch {
+		case rl.By == "", rl.By == "ip", rl.By == "api_key":
+			if rl.By == "api_key" && c.Server.Auth == nil {
+				add("%s: rate_limit.by api_key needs server.auth", where)
+			}
+		case strings.HasPrefix(rl.By, "header:") && len(rl.By) > len("header:"):
+		default:
+			add("%s: rate_limit.by: want \"\", ip, api_key or header:<name>, got %q", where, rl.By)
+		}
 	}
 	if s.Outlier != nil && (s.Outlier.MaxEjectionPercent < 0 || s.Outlier.MaxEjectionPercent > 100) {
 		add("%s: outlier.max_ejection_percent: want 0 to 100, got %d", where, s.Outlier.MaxEjectionPercent)
