@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gogrpc "google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -36,6 +37,10 @@ type client struct {
 	cur         atomic.Pointer[schema]
 	lastAttempt atomic.Int64 // unix nanos of the last reflection fetch start
 
+	// codec, when set, receives replies as wire bytes for the transcoder.
+	codec   gogrpc.CallOption
+	replies sync.Pool // of *transcoder
+
 	mu     sync.Mutex
 	flight *flight
 	wanted map[string]bool // services to fetch by reflection
@@ -53,6 +58,9 @@ type flight struct {
 func newClient(p *Protocol, cc *gogrpc.ClientConn) *client {
 	c := &client{p: p, cc: cc, wanted: map[string]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if pc := encoding.GetCodecV2("proto"); pc != nil {
+		c.codec = gogrpc.ForceCodecV2(replyCodec{proto: pc})
+	}
 	if p.static != nil {
 		c.cur.Store(p.static)
 	} else {
@@ -248,8 +256,23 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	if m.stream != nil {
 		return c.serverStream(ctx, s, m, in, call, svcName, mName)
 	}
-	out := m.out.New().Interface()
 	var hdr, tr metadata.MD
+	if r := c.rawReply(s, m); r != nil {
+		if len(c.p.expose) > 0 {
+			err = c.cc.Invoke(ctx, m.path, in, r, c.codec, gogrpc.Header(&hdr), gogrpc.Trailer(&tr))
+		} else {
+			err = c.cc.Invoke(ctx, m.path, in, r, c.codec)
+		}
+		if err != nil {
+			return nil, c.callError(ctx, err, s, svcName, mName)
+		}
+		b, ge := s.replyJSON(r, "reply")
+		if ge != nil {
+			return nil, fill(ge, svcName, mName)
+		}
+		return &generic.Result{Body: b, Meta: c.meta(hdr, tr)}, nil
+	}
+	out := m.out.New().Interface()
 	if len(c.p.expose) > 0 {
 		err = c.cc.Invoke(ctx, m.path, in, out, gogrpc.Header(&hdr), gogrpc.Trailer(&tr))
 	} else {
@@ -266,6 +289,16 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	return &generic.Result{Body: b, Meta: c.meta(hdr, tr)}, nil
 }
 
+// rawReply returns the reply target for replyCodec (nil if gRPC's
+// protobuf codec is missing): replies are transcoded when m has a plan and
+// otherwise decoded for protojson.
+func (c *client) rawReply(s *schema, m *method) *rawReply {
+	if c.codec == nil {
+		return nil
+	}
+	return &rawReply{plan: m.reply, typ: m.out, emit: s.marsh.EmitUnpopulated, pool: &c.replies}
+}
+
 func (c *client) serverStream(ctx context.Context, s *schema, m *method, in proto.Message, call *generic.Call, svcName, mName string) (*generic.Result, error) {
 	if call.OnMessage == nil {
 		return nil, fill(generic.Errorf(generic.CodeInvalidArgument,
@@ -273,7 +306,14 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in prot
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := c.cc.NewStream(ctx, m.stream, m.path)
+	r := c.rawReply(s, m)
+	var st gogrpc.ClientStream
+	var err error
+	if r != nil {
+		st, err = c.cc.NewStream(ctx, m.stream, m.path, c.codec)
+	} else {
+		st, err = c.cc.NewStream(ctx, m.stream, m.path)
+	}
 	if err != nil {
 		return nil, c.callError(ctx, err, s, svcName, mName)
 	}
@@ -283,19 +323,37 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in prot
 	if err := st.CloseSend(); err != nil {
 		return nil, c.callError(ctx, err, s, svcName, mName)
 	}
-	out := m.out.New().Interface()
+	var out proto.Message
+	if r == nil {
+		out = m.out.New().Interface()
+	}
 	for {
-		err := st.RecvMsg(out)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, c.callError(ctx, err, s, svcName, mName)
-		}
-		b, err := s.marsh.Marshal(out)
-		if err != nil {
-			return nil, fill(&generic.Error{Code: generic.CodeBackendError,
-				Message: "stream message could not be written as JSON", Err: err}, svcName, mName)
+		var b []byte
+		if r != nil {
+			err := st.RecvMsg(r)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, c.callError(ctx, err, s, svcName, mName)
+			}
+			var ge *generic.Error
+			if b, ge = s.replyJSON(r, "stream message"); ge != nil {
+				return nil, fill(ge, svcName, mName)
+			}
+		} else {
+			err := st.RecvMsg(out)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, c.callError(ctx, err, s, svcName, mName)
+			}
+			b, err = s.marsh.Marshal(out)
+			if err != nil {
+				return nil, fill(&generic.Error{Code: generic.CodeBackendError,
+					Message: "stream message could not be written as JSON", Err: err}, svcName, mName)
+			}
 		}
 		if err := call.OnMessage(b); err != nil {
 			if ge, ok := err.(*generic.Error); ok {

@@ -51,6 +51,10 @@ type method struct {
 
 	typeOnce sync.Once
 	inType   *generic.Type
+
+	// reply transcodes the output's wire bytes to JSON; nil when the
+	// output needs the protojson path (see newReplyPlan).
+	reply *msgPlan
 }
 
 // hasRequired reports whether md or any message it contains declares a
@@ -121,6 +125,9 @@ func newService(sd protoreflect.ServiceDescriptor, unmarsh protojson.UnmarshalOp
 			out:  dynamicpb.NewMessageType(md.Output()),
 		}
 		m.unmarsh = unmarsh
+		if plan, ok := newReplyPlan(md.Output()); ok {
+			m.reply = plan
+		}
 		m.unmarsh.AllowPartial = !hasRequired(md.Input(), map[protoreflect.FullName]bool{})
 		switch {
 		case md.IsStreamingClient() && md.IsStreamingServer():
