@@ -242,8 +242,8 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 			return nil, fill(err, svcName, mName)
 		}
 	}
-	in := m.in.New().Interface()
-	if err := decode(m.unmarsh, body, in); err != nil {
+	in, err := c.request(m, body)
+	if err != nil {
 		return nil, fill(err, svcName, mName)
 	}
 	if len(call.Meta) > 0 {
@@ -289,6 +289,21 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	return &generic.Result{Body: b, Meta: c.meta(hdr, tr)}, nil
 }
 
+// request encodes the request body: straight to wire bytes when it is
+// plain JSON (see encodeRequest), else through protojson into a message.
+func (c *client) request(m *method, body []byte) (any, error) {
+	if m.request != nil && c.codec != nil {
+		if w, err := encodeRequest(m.request, body, make([]byte, 0, len(body)/2+16)); err == nil {
+			return rawRequest(w), nil
+		}
+	}
+	in := m.in.New().Interface()
+	if err := decode(m.unmarsh, body, in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
 // rawReply returns the reply target for replyCodec (nil if gRPC's
 // protobuf codec is missing): replies are transcoded when m has a plan and
 // otherwise decoded for protojson.
@@ -299,7 +314,7 @@ func (c *client) rawReply(s *schema, m *method) *rawReply {
 	return &rawReply{plan: m.reply, typ: m.out, emit: s.marsh.EmitUnpopulated, pool: &c.replies}
 }
 
-func (c *client) serverStream(ctx context.Context, s *schema, m *method, in proto.Message, call *generic.Call, svcName, mName string) (*generic.Result, error) {
+func (c *client) serverStream(ctx context.Context, s *schema, m *method, in any, call *generic.Call, svcName, mName string) (*generic.Result, error) {
 	if call.OnMessage == nil {
 		return nil, fill(generic.Errorf(generic.CodeInvalidArgument,
 			"method %s is server streaming and this caller cannot receive a stream", mName), svcName, mName)

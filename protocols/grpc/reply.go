@@ -73,15 +73,20 @@ func transcodeSafely(t *transcoder, p *msgPlan, b []byte) (err error) {
 	return t.transcode(p, b)
 }
 
-// replyCodec is passed per call with ForceCodecV2. It marshals requests
-// with gRPC's protobuf codec and hands replies aimed at a *rawReply to the
+// replyCodec is passed per call with ForceCodecV2. It sends a rawRequest
+// as is, marshals other requests with gRPC's protobuf codec, and hands replies aimed at a *rawReply to the
 // transcoder without decoding them into a message. Its Name is empty so
 // that the content-type stays "application/grpc" (protobuf).
 type replyCodec struct {
 	proto encoding.CodecV2
 }
 
-func (c replyCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+func (c replyCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(rawRequest); ok {
+		return mem.BufferSlice{mem.SliceBuffer(r)}, nil
+	}
+	return c.proto.Marshal(v)
+}
 
 func (c replyCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	r, ok := v.(*rawReply)

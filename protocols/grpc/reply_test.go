@@ -101,6 +101,11 @@ func TestTranscodedRepliesMatchProtojsonAndKeepContentType(t *testing.T) {
 		if echo.reply != nil {
 			t.Fatalf("got a reply plan for Echo, want the protojson path (Everything holds Any and Struct)")
 		}
+		if in, err := c.request(get, []byte(`{"id":"2"}`)); err != nil {
+			t.Fatal(err)
+		} else if _, ok := in.(rawRequest); !ok {
+			t.Fatalf("got request %T for Get, want rawRequest (direct encoding)", in)
+		}
 		mo := protojson.MarshalOptions{EmitUnpopulated: emit}
 		for _, p := range people.People() {
 			res, err := c.Invoke(ctx, &generic.Call{Method: "Get", Body: []byte(`{"id":` + itoa(p.Id) + `}`)})

@@ -55,6 +55,9 @@ type method struct {
 	// reply transcodes the output's wire bytes to JSON; nil when the
 	// output needs the protojson path (see newReplyPlan).
 	reply *msgPlan
+	// request writes plain request JSON straight to wire bytes; nil when
+	// the input has required fields (protojson checks them).
+	request *msgPlan
 }
 
 // hasRequired reports whether md or any message it contains declares a
@@ -129,6 +132,9 @@ func newService(sd protoreflect.ServiceDescriptor, unmarsh protojson.UnmarshalOp
 			m.reply = plan
 		}
 		m.unmarsh.AllowPartial = !hasRequired(md.Input(), map[protoreflect.FullName]bool{})
+		if m.unmarsh.AllowPartial {
+			m.request, _ = newReplyPlan(md.Input())
+		}
 		switch {
 		case md.IsStreamingClient() && md.IsStreamingServer():
 			m.kind = "bidirectional streaming"

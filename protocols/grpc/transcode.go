@@ -44,6 +44,9 @@ type msgPlan struct {
 	dense  []*fieldPlan // by field number, for small numbers
 	sparse map[protowire.Number]*fieldPlan
 	oneofs bool // has a real (non-synthetic) oneof
+	// byName finds fields by JSON name, then proto name, as protojson
+	// does when reading.
+	byName map[string]*fieldPlan
 }
 
 func (p *msgPlan) field(n protowire.Number) *fieldPlan {
@@ -63,6 +66,7 @@ type fieldPlan struct {
 	list     bool
 	isMap    bool
 	packable bool
+	packed   bool // written packed (requests)
 	utf8     bool // strings checked for UTF-8 when decoded (not proto2)
 	presence bool
 	inOneof  bool                         // in any oneof, synthetic or not
@@ -78,6 +82,7 @@ type enumPlan struct {
 	null   bool // google.protobuf.NullValue, written as null
 	dense  [][]byte
 	sparse map[int32][]byte
+	byName map[string]int32
 }
 
 func (e *enumPlan) name(n int32) []byte {
@@ -137,10 +142,12 @@ func (b *planBuilder) message(md protoreflect.MessageDescriptor) *msgPlan {
 		}
 	}
 	p.dense = make([]*fieldPlan, maxDense+1)
+	p.byName = make(map[string]*fieldPlan, 2*fds.Len())
 	for i := 0; i < fds.Len(); i++ {
 		fd := fds.Get(i)
 		f := b.field(fd)
 		f.idx = i
+		p.byName[fd.TextName()] = f
 		p.fields = append(p.fields, f)
 		if int(f.num) < len(p.dense) {
 			p.dense[f.num] = f
@@ -153,6 +160,9 @@ func (b *planBuilder) message(md protoreflect.MessageDescriptor) *msgPlan {
 		if f.oneof != nil {
 			p.oneofs = true
 		}
+	}
+	for i, f := range p.fields {
+		p.byName[fds.Get(i).JSONName()] = f // JSON names take precedence
 	}
 	if p.wkt == wktWrapper && (len(p.fields) != 1 || p.fields[0].num != 1) {
 		b.ok = false
@@ -219,6 +229,7 @@ func (b *planBuilder) field(fd protoreflect.FieldDescriptor) *fieldPlan {
 		f.wt = protowire.VarintType
 	}
 	f.packable = f.list
+	f.packed = fd.IsPacked()
 	return f
 }
 
@@ -226,12 +237,13 @@ func (b *planBuilder) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 	if e := b.enums[ed.FullName()]; e != nil {
 		return e
 	}
-	e := &enumPlan{null: ed.FullName() == "google.protobuf.NullValue"}
+	e := &enumPlan{null: ed.FullName() == "google.protobuf.NullValue", byName: map[string]int32{}}
 	b.enums[ed.FullName()] = e
 	vs := ed.Values()
 	for i := 0; i < vs.Len(); i++ {
 		v := vs.Get(i)
 		n := int32(v.Number())
+		e.byName[string(v.Name())] = n
 		if e.name(n) != nil {
 			continue // an alias: protojson writes the first name
 		}
