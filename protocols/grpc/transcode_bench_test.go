@@ -79,3 +79,48 @@ func BenchmarkReplyPersonTranscode(b *testing.B) { replyBench(b, "Get", personRe
 const personReply = `{"id":"1","name":"Ada Lovelace","email":"ada@example.com","role":"ROLE_ADMIN",
 "address":{"street":"12 St James's Square","city":"London","geo":{"lat":51.5074,"lng":-0.1345}},"tags":["math","engines"],
 "createdAt":"2024-01-02T03:04:05Z"}`
+
+// requestBench measures turning a request body into wire bytes, through
+// protojson and dynamicpb (the old way) or directly.
+func requestBench(b *testing.B, method, body string, direct bool) {
+	ps, err := loadProtosets([]string{peopleProtoset})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := newSchema(ps, time.Now(), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, m := s.find("demo.v1.PeopleService", method)
+	in := []byte(body)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if direct {
+			if _, err := encodeRequest(m.request, in, make([]byte, 0, len(in)/2+16)); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		req := m.in.New().Interface()
+		if err := decode(m.unmarsh, in, req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := proto.Marshal(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequestGetProtojson: Get's {"id":1}, JSON -> dynamicpb -> wire.
+func BenchmarkRequestGetProtojson(b *testing.B) { requestBench(b, "Get", `{"id":1}`, false) }
+
+// BenchmarkRequestGetDirect: Get's {"id":1}, JSON -> wire directly.
+func BenchmarkRequestGetDirect(b *testing.B) { requestBench(b, "Get", `{"id":1}`, true) }
+
+// BenchmarkRequestSmallProtojson: a 3-field Everything, the old way.
+func BenchmarkRequestSmallProtojson(b *testing.B) { requestBench(b, "Echo", smallReply, false) }
+
+// BenchmarkRequestSmallDirect: a 3-field Everything, directly.
+func BenchmarkRequestSmallDirect(b *testing.B) { requestBench(b, "Echo", smallReply, true) }
