@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,8 +59,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st.auth != nil {
 		keyName, authErr = st.auth.check(r)
 	}
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	var err error
-	t, err = g.resolve(r.Context(), st, r)
+	t, err = g.resolve(r.Context(), st, r, q)
 	if authErr != nil && (t == nil || !t.svc.Public) {
 		t = nil
 		writeError(rw, authErr)
@@ -85,7 +90,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	for k, vs := range r.URL.Query() {
+	for k, vs := range q {
 		if k == queryServiceName {
 			continue
 		}
@@ -118,7 +123,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := newStreamWriter(rw, r)
 	call.OnMessage = sw.send
 	pr := pickRequest{
-		tag: r.Header.Get(st.cfg.Server.TagHeader), hashKey: hashKey(t, r),
+		tag: r.Header.Get(st.cfg.Server.TagHeader), hashKey: hashKey(t, r, q),
 		retries: retries, idempotent: idempotent, started: sw.isStarted,
 	}
 	res, err := t.cluster.invoke(ctx, call, pr)
@@ -176,7 +181,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return body, nil
 }
 
-func hashKey(t *target, r *http.Request) string {
+func hashKey(t *target, r *http.Request, q url.Values) string {
 	hk := t.svc.HashKey
 	if hk == nil {
 		return ""
@@ -185,7 +190,7 @@ func hashKey(t *target, r *http.Request) string {
 	case hk.Header != "":
 		return r.Header.Get(hk.Header)
 	case hk.Query != "":
-		return r.URL.Query().Get(hk.Query)
+		return q.Get(hk.Query)
 	case hk.Path != "":
 		for _, p := range t.params {
 			if p.Name == hk.Path {
@@ -200,7 +205,7 @@ func hashKey(t *target, r *http.Request) string {
 // route table (exact path, template, longest prefix), then the serviceName
 // header or query parameter, then the scTag header's service set, then
 // the route-less form /{service}/{method}.
-func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request) (*target, error) {
+func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url.Values) (*target, error) {
 	path := r.URL.Path
 	m, code := st.table.Lookup(r.Method, r.Host, path)
 	if m != nil {
@@ -232,7 +237,7 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request) (*tar
 		return nil, errorf(generic.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, path)
 	}
 	method := lastSegment(path)
-	if name := firstNonEmpty(r.Header.Get(headerServiceName), r.URL.Query().Get(queryServiceName)); name != "" {
+	if name := firstNonEmpty(r.Header.Get(headerServiceName), q.Get(queryServiceName)); name != "" {
 		c := st.clusters[name]
 		if c == nil {
 			return nil, errorf(generic.CodeNotFound, "no service named %q", name)

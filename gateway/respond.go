@@ -76,13 +76,14 @@ func writeResult(w http.ResponseWriter, res *generic.Result) {
 type streamWriter struct {
 	mu      sync.Mutex
 	w       http.ResponseWriter
+	r       *http.Request
 	sse     bool
 	started bool
 	rc      *http.ResponseController
 }
 
 func newStreamWriter(w http.ResponseWriter, r *http.Request) *streamWriter {
-	return &streamWriter{w: w, sse: strings.Contains(r.Header.Get("Accept"), "text/event-stream"), rc: http.NewResponseController(w)}
+	return &streamWriter{w: w, r: r}
 }
 
 func (s *streamWriter) isStarted() bool {
@@ -96,6 +97,8 @@ func (s *streamWriter) begin() {
 		return
 	}
 	s.started = true
+	s.sse = strings.Contains(s.r.Header.Get("Accept"), "text/event-stream")
+	s.rc = http.NewResponseController(s.w)
 	h := s.w.Header()
 	if s.sse {
 		h.Set("Content-Type", "text/event-stream")

@@ -14,11 +14,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +42,13 @@ func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds of each")
 	dur := flag.Duration("d", 3*time.Second, "length of one round")
 	useWrk := flag.Bool("wrk", true, "drive the gateway rounds with wrk when it is on PATH (a cheaper load generator than Go's HTTP client)")
+	baseline := flag.Bool("proxy-baseline", true, "also measure a tuned httputil.ReverseProxy on a plain HTTP->HTTP hop (needs wrk), for scale")
+	asProxy := flag.String("as-proxy", "", "internal: run as the baseline reverse proxy, LISTEN=TARGET")
 	flag.Parse()
+	if *asProxy != "" {
+		runProxy(*asProxy)
+		return
+	}
 	if *useWrk {
 		if p, err := exec.LookPath("wrk"); err == nil {
 			wrkPath = p
@@ -47,6 +57,12 @@ func main() {
 	if err := run(*bin, *conc, *rounds, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "grpcload:", err)
 		os.Exit(1)
+	}
+	if *baseline && wrkPath != "" {
+		if err := proxyBaseline(*conc, *rounds, *dur); err != nil {
+			fmt.Fprintln(os.Stderr, "grpcload: proxy baseline:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -106,7 +122,7 @@ services:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "serve", "-c", cfgPath, "-log-level", "warn", "-watch", "0", "-pprof")
+	cmd := exec.Command(bin, append([]string{"serve", "-c", cfgPath, "-log-level", "warn", "-watch", "0", "-pprof"}, flag.Args()...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w (run make build first)", bin, err)
@@ -300,4 +316,78 @@ func wrkDuration(s string) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// runProxy serves a reverse proxy tuned as a careful operator would:
+// keep-alive connections to the target, enough idle connections for the
+// load, no logging.
+func runProxy(spec string) {
+	listen, target, _ := strings.Cut(spec, "=")
+	u, err := neturl.Parse("http://" + target)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	debug.SetGCPercent(400)
+	if err := http.ListenAndServe(listen, rp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// proxyBaseline measures the CPU a tuned httputil.ReverseProxy spends per
+// request on a plain HTTP->HTTP hop with the same reply body.
+func proxyBaseline(conc, rounds int, dur time.Duration) error {
+	reply := []byte(`{"id":"1","name":"Ada Lovelace","email":"ada@example.com","role":"ROLE_ADMIN","address":{"street":"12 St James's Square","city":"London","geo":{"lat":51.5074,"lng":-0.1345}},"tags":["math","engines"],"createdAt":"2024-01-02T03:04:05Z"}`)
+	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(reply)
+	})}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go backend.Serve(bl)
+	defer backend.Close()
+	listen, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(os.Args[0], "-as-proxy", listen+"="+bl.Addr().String())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("proxy did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir, err := os.MkdirTemp("", "proxybase")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var rs []result
+	for i := 0; i < rounds; i++ {
+		r, err := loadWrk("http://"+listen+"/people/Get", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	report("ReverseProxy*", rs, true)
+	return nil
 }
