@@ -361,107 +361,21 @@ func toArray(raw []byte, elem string) (any, error) {
 	// Primitive and boxed arrays travel as typed hessian lists.
 	switch elem {
 	case "int", "java.lang.Integer":
-		out := make([]int32, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(int32)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[int32], false)
 	case "long", "java.lang.Long":
-		out := make([]int64, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(int64)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[int64], false)
 	case "short", "java.lang.Short":
-		out := make([]int16, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(int16)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[int16], false)
 	case "byte":
-		out := make([]byte, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = byte(v.(int8))
-		}
-		return out, nil
+		return typedArray(items, elem, conv, func(v any) byte { return byte(v.(int8)) }, false)
 	case "double", "java.lang.Double":
-		out := make([]float64, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(float64)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[float64], false)
 	case "float", "java.lang.Float":
-		out := make([]float32, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(float32)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[float32], false)
 	case "boolean", "java.lang.Boolean":
-		out := make([]bool, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
-			}
-			out[i] = v.(bool)
-		}
-		return out, nil
+		return typedArray(items, elem, conv, as[bool], false)
 	case "java.lang.String":
-		out := make([]string, len(items))
-		for i := range items {
-			v, err := conv(i)
-			if err != nil {
-				return nil, err
-			}
-			s, _ := v.(string)
-			out[i] = s
-		}
-		return out, nil
+		return typedArray(items, elem, conv, func(v any) string { s, _ := v.(string); return s }, true)
 	}
 	out := make([]any, len(items))
 	for i := range items {
@@ -473,6 +387,29 @@ func toArray(raw []byte, elem string) (any, error) {
 	}
 	return out, nil
 }
+
+// typedArray converts each item with conv into a []T (a typed hessian
+// list). A null item is an error unless nullable (it is then T's zero).
+func typedArray[T any](items []json.RawMessage, elem string, conv func(int) (any, error), cast func(any) T, nullable bool) (any, error) {
+	out := make([]T, len(items))
+	for i := range items {
+		v, err := conv(i)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			if !nullable {
+				return nil, &convError{path: "[" + strconv.Itoa(i) + "]", typ: elem, val: "null"}
+			}
+			continue
+		}
+		out[i] = cast(v)
+	}
+	return out, nil
+}
+
+// as asserts v's type; conv returns exactly the Go type of the element.
+func as[T any](v any) T { return v.(T) }
 
 func toMap(raw []byte, t, keyType, valType string) (any, error) {
 	var obj map[string]json.RawMessage
