@@ -2,10 +2,7 @@ package gateway_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,30 +157,7 @@ func TestRollingRestartOfThreeBackendsLosesNoRequest(t *testing.T) {
 	}
 	waitStatus(t, e.url+"/v1/people/1", 200, 5*time.Second)
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; n < 100000; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := do(t, "GET", e.url+"/v1/people/2", "")
-				if r.status == 200 {
-					ok.Add(1)
-				} else {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprint(r.status, " ", r.body))
-				}
-			}
-		}()
-	}
+	load := startLoad(t, e.url+"/v1/people/2")
 	for i, b := range backends {
 		// The SDK's graceful helper: deregister, drain, then stop.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -195,14 +169,9 @@ func TestRollingRestartOfThreeBackendsLosesNoRequest(t *testing.T) {
 		backends[i] = startSDKBackend(t, zk)
 		time.Sleep(200 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("rolling restart: %d requests succeeded, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Fatalf("got %d failed requests (first: %v), want 0", failed.Load(), firstErr.Load())
-	}
-	if ok.Load() < 100 {
-		t.Fatalf("only %d requests ran", ok.Load())
+	load.finish(t, "rolling restart")
+	if load.ok.Load() < 100 {
+		t.Fatalf("only %d requests ran", load.ok.Load())
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,5 +421,49 @@ func TestReloadSwapsRoutesAndRefusesABadTable(t *testing.T) {
 	}
 	if r := do(t, "GET", e.url+"/v1/people/1", ""); r.status != 404 {
 		t.Fatalf("old route: got %d want 404", r.status)
+	}
+}
+
+// loadLoop sends GET url from four goroutines until stopped, counting
+// successes and failures.
+type loadLoop struct {
+	ok, failed atomic.Int64
+	first      atomic.Value // the first failure, as "status body"
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startLoad(t *testing.T, url string) *loadLoop {
+	l := &loadLoop{stop: make(chan struct{})}
+	for w := 0; w < 4; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				r := do(t, "GET", url, "")
+				if r.status == 200 {
+					l.ok.Add(1)
+				} else {
+					l.failed.Add(1)
+					l.first.CompareAndSwap(nil, fmt.Sprint(r.status, " ", r.body))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// finish stops the loop and fails the test if any request failed.
+func (l *loadLoop) finish(t *testing.T, what string) {
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("%s: %d requests succeeded, %d failed", what, l.ok.Load(), l.failed.Load())
+	if l.failed.Load() != 0 {
+		t.Fatalf("%s: got %d failed requests (first: %v), want 0", what, l.failed.Load(), l.first.Load())
 	}
 }

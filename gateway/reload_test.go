@@ -1,10 +1,7 @@
 package gateway_test
 
 import (
-	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,30 +25,7 @@ func TestReloadStormUnderLoadLosesNoRequest(t *testing.T) {
     service: people
     method: Get
 `)
-	var ok, failed atomic.Int64
-	var first atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := do(t, "GET", e.url+"/v1/people/2", "")
-				if r.status == 200 {
-					ok.Add(1)
-				} else {
-					failed.Add(1)
-					first.CompareAndSwap(nil, fmt.Sprint(r.status, " ", r.body))
-				}
-			}
-		}()
-	}
+	load := startLoad(t, e.url+"/v1/people/2")
 	for i := 0; i < 100; i++ {
 		y := a
 		if i%2 == 0 {
@@ -65,16 +39,11 @@ func TestReloadStormUnderLoadLosesNoRequest(t *testing.T) {
 			t.Fatalf("reload %d: %v", i, err)
 		}
 		// Let a few requests through each generation.
-		for n := ok.Load(); ok.Load() < n+5 && failed.Load() == 0; {
+		for n := load.ok.Load(); load.ok.Load() < n+5 && load.failed.Load() == 0; {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("100 reloads: %d requests succeeded, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Fatalf("got %d failed requests (first: %v), want 0", failed.Load(), first.Load())
-	}
+	load.finish(t, "100 reloads")
 }
 
 func TestInvalidReloadKeepsTheOldTable(t *testing.T) {
