@@ -61,6 +61,7 @@ type cluster struct {
 
 	schemaMu   sync.Mutex
 	schema     *generic.ServiceSchema
+	schemaErr  error
 	schemaTime time.Time
 }
 
@@ -525,6 +526,11 @@ func (c *cluster) describe(ctx context.Context) (*generic.ServiceSchema, error) 
 	if c.schema != nil && c.now().Sub(c.schemaTime) < 30*time.Second {
 		return c.schema, nil
 	}
+	// A failure is remembered briefly, so that lookups against a service
+	// whose instances are down do not each wait on them.
+	if c.schemaErr != nil && c.now().Sub(c.schemaTime) < 5*time.Second {
+		return nil, c.schemaErr
+	}
 	s := c.snap.Load()
 	var lastErr error = generic.Errorf(generic.CodeUnavailable, "no instance of %s is available", c.name)
 	for _, in := range s.all {
@@ -537,8 +543,11 @@ func (c *cluster) describe(ctx context.Context) (*generic.ServiceSchema, error) 
 			lastErr = err
 			continue
 		}
-		c.schema, c.schemaTime = sc, c.now()
+		c.schema, c.schemaErr, c.schemaTime = sc, nil, c.now()
 		return sc, nil
+	}
+	if ctx.Err() == nil {
+		c.schemaErr, c.schemaTime = lastErr, c.now()
 	}
 	return nil, lastErr
 }
