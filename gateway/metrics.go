@@ -75,6 +75,9 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 // finishSpan names the request's span after its service and method and
 // records its status.
 func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
+	if !span.IsRecording() {
+		return
+	}
 	status := w.status
 	if status == 0 {
 		status = http.StatusOK

@@ -138,7 +138,9 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 	if err := ctx.Err(); err != nil {
 		return nil, generic.AsError(err)
 	}
-	cc, err := gogrpc.NewClient(t.Address, gogrpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Retries are the gateway cluster's job (on another instance); grpc-go's
+	// transparent retry would also buffer every call's messages for replay.
+	cc, err := gogrpc.NewClient(t.Address, gogrpc.WithTransportCredentials(insecure.NewCredentials()), gogrpc.WithDisableRetry())
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeInvalidArgument, Protocol: "grpc",
 			Message: "invalid backend address", Err: err}
