@@ -31,6 +31,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/rpcbridge/rpcbridge/examples/people"
 	demov1 "github.com/rpcbridge/rpcbridge/examples/people/demov1"
@@ -44,11 +46,18 @@ func main() {
 	useWrk := flag.Bool("wrk", true, "drive the gateway rounds with wrk when it is on PATH (a cheaper load generator than Go's HTTP client)")
 	baseline := flag.Bool("proxy-baseline", true, "also measure a tuned httputil.ReverseProxy on a plain HTTP->HTTP hop (needs wrk), for scale")
 	asProxy := flag.String("as-proxy", "", "internal: run as the baseline reverse proxy, LISTEN=TARGET")
+	asMinimal := flag.String("as-minimal", "", "internal: run as the minimal translator, LISTEN=GRPC_TARGET")
+	minimal := flag.Bool("minimal-baseline", true, "also measure a minimal HTTP/JSON->gRPC translator (net/http, one ClientConn, protojson + dynamicpb, descriptors cached), for scale")
 	flag.Parse()
 	if *asProxy != "" {
 		runProxy(*asProxy)
 		return
 	}
+	if *asMinimal != "" {
+		runMinimal(*asMinimal)
+		return
+	}
+	minimalBaseline = *minimal
 	if *useWrk {
 		if p, err := exec.LookPath("wrk"); err == nil {
 			wrkPath = p
@@ -68,6 +77,9 @@ func main() {
 
 // wrkPath is the wrk binary used for gateway rounds, or "".
 var wrkPath string
+
+// minimalBaseline: also measure the minimal translator.
+var minimalBaseline bool
 
 type result struct {
 	n        int
@@ -175,6 +187,11 @@ services:
 			continue
 		}
 		g = append(g, load(gw, conc, dur, pid))
+	}
+	if minimalBaseline && wrkPath != "" {
+		if err := measureMinimal(backend.Addr(), conc, rounds, dur, dir); err != nil {
+			return err
+		}
 	}
 	report("direct grpc-go", d, false)
 	name := "via rpcbridge"
@@ -389,5 +406,79 @@ func proxyBaseline(conc, rounds int, dur time.Duration) error {
 		rs = append(rs, r)
 	}
 	report("ReverseProxy*", rs, true)
+	return nil
+}
+
+// runMinimal serves the smallest careful HTTP/JSON -> gRPC translator for
+// PeopleService.Get: one ClientConn, protojson and dynamicpb, the method's
+// descriptors resolved once.
+func runMinimal(spec string) {
+	listen, target, _ := strings.Cut(spec, "=")
+	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	md := demov1.File_people_proto.Services().ByName("PeopleService").Methods().ByName("Get")
+	in, out := dynamicpb.NewMessageType(md.Input()), dynamicpb.NewMessageType(md.Output())
+	debug.SetGCPercent(400)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := in.New().Interface()
+		if err := protojson.Unmarshal(body, req); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		resp := out.New().Interface()
+		if err := cc.Invoke(r.Context(), "/demo.v1.PeopleService/Get", req, resp); err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		b, _ := protojson.Marshal(resp)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	})
+	if err := http.ListenAndServe(listen, h); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// measureMinimal runs the minimal translator as its own process against
+// the same backend and measures it like the gateway.
+func measureMinimal(backend string, conc, rounds int, dur time.Duration, dir string) error {
+	listen, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(os.Args[0], "-as-minimal", listen+"="+backend)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Post("http://"+listen+"/", "application/json", strings.NewReader(`{"id": "1"}`))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("minimal translator did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var rs []result
+	for i := 0; i < rounds; i++ {
+		r, err := loadWrk("http://"+listen+"/", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	report("minimal*", rs, true)
 	return nil
 }
