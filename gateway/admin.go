@@ -31,6 +31,7 @@ type AdminOptions struct {
 //	GET  /readyz                                         readiness (503 while draining)
 //	GET  /metrics                                        Prometheus
 //	GET  /admin/services                                 services, instances and their state
+//	GET  /admin/services/{svc}/schema                    the service's methods and types
 //	POST /admin/services/{svc}/instances                 add an instance (JSON registry.Instance)
 //	DELETE /admin/services/{svc}/instances/{addr}        remove an instance added here or in YAML
 //	POST /admin/services/{svc}/instances/{addr}/offline  take an instance out of traffic
@@ -66,6 +67,18 @@ func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		writeJSON(w, 200, map[string]any{"services": out})
+	})
+	mux.HandleFunc("GET /admin/services/{svc}/schema", func(w http.ResponseWriter, r *http.Request) {
+		c := g.adminCluster(w, r)
+		if c == nil {
+			return
+		}
+		sc, err := c.describe(r.Context())
+		if err != nil {
+			writeError(w, generic.AsError(err))
+			return
+		}
+		writeJSON(w, 200, sc)
 	})
 	mux.HandleFunc("POST /admin/services/{svc}/instances", func(w http.ResponseWriter, r *http.Request) {
 		c := g.adminCluster(w, r)

@@ -367,6 +367,16 @@ func (g *Gateway) zk(z *mapping.ZooKeeper) (*zookeeper.Registry, error) {
 	return reg, nil
 }
 
+// Describe returns the schema of the configured service name, from one of
+// its instances (cached for 30 s).
+func (g *Gateway) Describe(ctx context.Context, service string) (*generic.ServiceSchema, error) {
+	c := g.state.Load().clusters[service]
+	if c == nil {
+		return nil, errorf(generic.CodeNotFound, "no service named %q", service)
+	}
+	return c.describe(ctx)
+}
+
 // Close stops watches and closes every backend connection.
 func (g *Gateway) Close() error {
 	g.cancel()

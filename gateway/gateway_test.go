@@ -386,6 +386,10 @@ func TestAdminOfflineTakesAnInstanceOutOfTraffic(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, addr) {
 		t.Fatalf("services: got %d %s", r.status, r.body)
 	}
+	r = do(t, "GET", e.adm+"/admin/services/people/schema", "")
+	if r.status != 200 || !strings.Contains(r.body, `"name":"Get","input":"demo.v1.GetPersonRequest","output":"demo.v1.Person"`) {
+		t.Fatalf("schema: got %d %s", r.status, r.body)
+	}
 }
 
 func TestCORSPreflightAndHeaders(t *testing.T) {

@@ -107,6 +107,6 @@ type Field struct {
 
 // EnumValue is one named enum value.
 type EnumValue struct {
-	Name   string
-	Number int64
+	Name   string `json:"name"`
+	Number int64  `json:"number"`
 }

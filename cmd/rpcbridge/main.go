@@ -37,6 +37,8 @@ usage:
   rpcbridge serve -config-zk HOST:PORT [-group G]
                                        run the gateway on the config kept in ZooKeeper
   rpcbridge validate -c gateway.yaml   check a config and print every problem
+  rpcbridge describe -c gateway.yaml [SERVICE ...]
+                                       print services' methods and types as JSON
   rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G]
                                        validate a config and store it for every replica
   rpcbridge config get -zk HOST:PORT [-group G]
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = cmdConfig(ctx, args[1:], stdout, stderr)
+	case "describe":
+		err = cmdDescribe(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "rpcbridge", version)
 	case "help", "-h", "--help":

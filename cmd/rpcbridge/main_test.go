@@ -279,3 +279,31 @@ routes:
 		t.Fatalf("config get: %d %s %s", code, out.String(), errOut.String())
 	}
 }
+
+func TestDescribePrintsMethodsAndTypesOfEveryProtocol(t *testing.T) {
+	b, err := startDemoBackends()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.stop)
+	b.vars["listen"], b.vars["admin"] = freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "gateway.yaml")
+	os.WriteFile(cfg, []byte(expand(demoConfig, b.vars)), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"describe", "-c", cfg}, &out, &errOut); code != 0 {
+		t.Fatalf("describe: exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{
+		`"name": "demo.v1.PeopleService"`, `"input": "demo.v1.GetPersonRequest"`, `"server_streaming": true`,
+		`"name": "getOrder"`, `"name": "getQuote"`, `"kind": "enum"`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe output lacks %s", want)
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"describe", "-c", cfg, "-timeout", "300ms", "nosuch"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), `no service named "nosuch"`) {
+		t.Fatalf("unknown service: exit %d, %s", code, errOut.String())
+	}
+}
