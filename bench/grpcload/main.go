@@ -57,29 +57,23 @@ func main() {
 		runMinimal(*asMinimal)
 		return
 	}
-	minimalBaseline = *minimal
+	wrkPath := ""
 	if *useWrk {
 		if p, err := exec.LookPath("wrk"); err == nil {
 			wrkPath = p
 		}
 	}
-	if err := run(*bin, *conc, *rounds, *dur); err != nil {
+	if err := run(*bin, wrkPath, *minimal, *conc, *rounds, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "grpcload:", err)
 		os.Exit(1)
 	}
 	if *baseline && wrkPath != "" {
-		if err := proxyBaseline(*conc, *rounds, *dur); err != nil {
+		if err := proxyBaseline(wrkPath, *conc, *rounds, *dur); err != nil {
 			fmt.Fprintln(os.Stderr, "grpcload: proxy baseline:", err)
 			os.Exit(1)
 		}
 	}
 }
-
-// wrkPath is the wrk binary used for gateway rounds, or "".
-var wrkPath string
-
-// minimalBaseline: also measure the minimal translator.
-var minimalBaseline bool
 
 type result struct {
 	n        int
@@ -108,7 +102,9 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func run(bin string, conc, rounds int, dur time.Duration) error {
+// run measures the direct client and the gateway (and, with minimal, the
+// minimal translator). wrkPath is the wrk binary for HTTP rounds, or "".
+func run(bin, wrkPath string, minimal bool, conc, rounds int, dur time.Duration) error {
 	backend, err := people.Start("127.0.0.1:0", true)
 	if err != nil {
 		return err
@@ -179,7 +175,7 @@ services:
 	for i := 0; i < rounds; i++ {
 		d = append(d, load(direct, conc, dur, 0))
 		if wrkPath != "" {
-			r, err := loadWrk(url, string(body), conc, dur, pid, dir)
+			r, err := loadWrk(wrkPath, url, string(body), conc, dur, pid, dir)
 			if err != nil {
 				return err
 			}
@@ -188,8 +184,8 @@ services:
 		}
 		g = append(g, load(gw, conc, dur, pid))
 	}
-	if minimalBaseline && wrkPath != "" {
-		if err := measureMinimal(backend.Addr(), conc, rounds, dur, dir); err != nil {
+	if minimal && wrkPath != "" {
+		if err := measureMinimal(wrkPath, backend.Addr(), conc, rounds, dur, dir); err != nil {
 			return err
 		}
 	}
@@ -292,7 +288,7 @@ func numCPU() int {
 }
 
 // loadWrk runs one gateway round with wrk and reads its summary.
-func loadWrk(url, body string, conc int, dur time.Duration, pid int, dir string) (result, error) {
+func loadWrk(wrkPath, url, body string, conc int, dur time.Duration, pid int, dir string) (result, error) {
 	script := filepath.Join(dir, "post.lua")
 	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body)
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
@@ -357,7 +353,7 @@ func runProxy(spec string) {
 
 // proxyBaseline measures the CPU a tuned httputil.ReverseProxy spends per
 // request on a plain HTTP->HTTP hop with the same reply body.
-func proxyBaseline(conc, rounds int, dur time.Duration) error {
+func proxyBaseline(wrkPath string, conc, rounds int, dur time.Duration) error {
 	reply := []byte(`{"id":"1","name":"Ada Lovelace","email":"ada@example.com","role":"ROLE_ADMIN","address":{"street":"12 St James's Square","city":"London","geo":{"lat":51.5074,"lng":-0.1345}},"tags":["math","engines"],"createdAt":"2024-01-02T03:04:05Z"}`)
 	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -399,7 +395,7 @@ func proxyBaseline(conc, rounds int, dur time.Duration) error {
 	defer os.RemoveAll(dir)
 	var rs []result
 	for i := 0; i < rounds; i++ {
-		r, err := loadWrk("http://"+listen+"/people/Get", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		r, err := loadWrk(wrkPath, "http://"+listen+"/people/Get", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
 		if err != nil {
 			return err
 		}
@@ -446,7 +442,7 @@ func runMinimal(spec string) {
 
 // measureMinimal runs the minimal translator as its own process against
 // the same backend and measures it like the gateway.
-func measureMinimal(backend string, conc, rounds int, dur time.Duration, dir string) error {
+func measureMinimal(wrkPath, backend string, conc, rounds int, dur time.Duration, dir string) error {
 	listen, err := freeAddr()
 	if err != nil {
 		return err
@@ -473,7 +469,7 @@ func measureMinimal(backend string, conc, rounds int, dur time.Duration, dir str
 	}
 	var rs []result
 	for i := 0; i < rounds; i++ {
-		r, err := loadWrk("http://"+listen+"/", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		r, err := loadWrk(wrkPath, "http://"+listen+"/", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
 		if err != nil {
 			return err
 		}
