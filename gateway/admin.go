@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry"
 )
 
@@ -23,6 +25,10 @@ type AdminOptions struct {
 	Reload func() error
 	// Pprof serves Go's profiler under /debug/pprof/.
 	Pprof bool
+	// Addr is the control plane's listen address, for the Host check of
+	// /admin/* requests; Serve fills it in. Empty: only loopback names and
+	// addresses are accepted as Host.
+	Addr string
 }
 
 // AdminHandler serves the control plane:
@@ -39,7 +45,14 @@ type AdminOptions struct {
 //	GET  /admin/routes                                   configured routes and routes reported by instances
 //	GET  /admin/config                                   the config version in force
 //	POST /admin/reload                                   reload the config
+//
+// /admin/* and /debug/pprof/* are guarded (see adminGuard); /healthz,
+// /readyz and /metrics stay open.
 func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
+	return g.adminGuard(g.adminMux(o), o.Addr)
+}
+
+func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "ok"})
@@ -139,7 +152,7 @@ func (g *Gateway) AdminHandler(o AdminOptions) http.Handler {
 		writeJSON(w, 200, map[string]any{
 			"version": st.version, "loaded_at": st.loadedAt.UTC().Format(time.RFC3339Nano),
 			"source": g.opts.Source, "services": len(st.cfg.Services), "routes": st.table.Len(),
-			"reloads": g.reloads.Load(), "yaml": string(st.raw),
+			"reloads": g.reloads.Load(), "yaml": string(mapping.Redact(st.raw)),
 		})
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -188,18 +201,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // may be nil) until ctx is done, then drains: /readyz turns 503, the
 // listeners stop accepting, and requests in flight get up to
 // server.shutdown_timeout to finish.
+//
+// The data plane's limits come from the config in force when Serve starts
+// (server.read_timeout, write_timeout, idle_timeout, max_connections); a
+// reload does not change them.
 func (g *Gateway) Serve(ctx context.Context, data, admin net.Listener, o AdminOptions) error {
-	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	sc := g.state.Load().cfg.Server
+	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
+	srv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: min(10*time.Second, sc.ReadTimeout),
+		ReadTimeout:       sc.ReadTimeout,
+		WriteTimeout:      sc.WriteTimeout,
+		IdleTimeout:       sc.IdleTimeout,
+		ConnContext:       withConn,
+		ErrorLog:          errLog,
+	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
 	srv.Protocols = &protos
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(data) }()
+	dl := newConnListener(data, sc.MaxConnections, g.metrics)
+	go func() { errc <- srv.Serve(dl) }()
 	var asrv *http.Server
 	if admin != nil {
-		asrv = &http.Server{Handler: g.AdminHandler(o), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- asrv.Serve(admin) }()
+		if o.Addr == "" {
+			o.Addr = admin.Addr().String()
+		}
+		asrv = &http.Server{Handler: g.AdminHandler(o), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, ErrorLog: errLog}
+		al := newConnListener(admin, 0, nil)
+		go func() { errc <- asrv.Serve(al) }()
 	}
 	select {
 	case err := <-errc:

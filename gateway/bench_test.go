@@ -23,6 +23,7 @@ func BenchmarkGatewayGRPCGet(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest("POST", "/people/Get", strings.NewReader(`{"id": "1"}`))
+			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			e.ServeHTTP(w, req)
 			if w.Code != http.StatusOK {
@@ -39,6 +40,9 @@ func benchGateway(b *testing.B, yaml string, vars map[string]string, method, pat
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			if body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			w := httptest.NewRecorder()
 			g.ServeHTTP(w, req)
 			if w.Code != http.StatusOK {

@@ -59,6 +59,12 @@ type cluster struct {
 	// dubboDefs holds the service definitions from a Dubbo metadata report.
 	dubboDefs atomic.Pointer[[][]byte]
 
+	// qualified is the service's fully-qualified name on the wire (gRPC),
+	// the one qualifier a request's method name may carry; "" when none.
+	qualified string
+	// known holds method names seen to exist (see Gateway.knownMethod).
+	known sync.Map
+
 	schemaMu   sync.Mutex
 	schema     *generic.ServiceSchema
 	schemaErr  error

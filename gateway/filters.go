@@ -40,16 +40,104 @@ func newAuthn(a *mapping.Auth) *authn {
 }
 
 // check returns the caller's key name, or an UNAUTHENTICATED error.
-func (a *authn) check(r *http.Request) (string, *generic.Error) {
+// presented reports whether the request carried a key at all.
+func (a *authn) check(r *http.Request) (name string, presented bool, e *generic.Error) {
 	key := r.Header.Get(a.header)
 	if key == "" {
-		return "", errorf(generic.CodeUnauthenticated, "missing API key: send it in the %s header", a.header)
+		return "", false, errorf(generic.CodeUnauthenticated, "missing API key: send it in the %s header", a.header)
 	}
 	name, ok := a.byHash[sha256.Sum256([]byte(key))]
 	if !ok {
-		return "", errorf(generic.CodeUnauthenticated, "the API key in %s is not valid", a.header)
+		return "", true, errorf(generic.CodeUnauthenticated, "the API key in %s is not valid", a.header)
 	}
-	return name, nil
+	return name, true, nil
+}
+
+// authenticate checks the request's API key. A client address that sent
+// more than server.auth.max_failures_per_minute wrong keys in the current
+// minute gets 429 with Retry-After, before its key is looked at.
+func (g *Gateway) authenticate(st *state, w http.ResponseWriter, r *http.Request) (string, *generic.Error) {
+	limit := st.cfg.Server.Auth.MaxFailuresPerMinute
+	ip := clientIP(r)
+	if limit > 0 && r.Header.Get(st.auth.header) != "" {
+		if wait := g.authFailures.blocked(ip, limit); wait > 0 {
+			g.metrics.authLocked.Inc()
+			w.Header().Set("Retry-After", retryAfter(wait))
+			return "", errorf(generic.CodeResourceExhausted, "too many failed authentications from this address; retry later")
+		}
+	}
+	name, presented, e := st.auth.check(r)
+	if e != nil && presented && limit > 0 {
+		g.authFailures.fail(ip)
+	}
+	return name, e
+}
+
+// clientIP is the request's peer address without the port.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// failures counts failed authentications per client address in
+// fixed one-minute windows. It holds at most maxKeyedBuckets addresses.
+type failures struct {
+	mu  sync.Mutex
+	now func() time.Time
+	by  map[string]*failWindow
+}
+
+type failWindow struct {
+	start time.Time
+	n     int
+}
+
+func newFailures() *failures {
+	return &failures{now: time.Now, by: map[string]*failWindow{}}
+}
+
+// blocked returns how long ip stays locked out, 0 when it is not.
+func (f *failures) blocked(ip string, limit int) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.by[ip]
+	if w == nil {
+		return 0
+	}
+	left := time.Minute - f.now().Sub(w.start)
+	if left <= 0 {
+		delete(f.by, ip)
+		return 0
+	}
+	if w.n < limit {
+		return 0
+	}
+	return left
+}
+
+func (f *failures) fail(ip string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	w := f.by[ip]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		if w == nil && len(f.by) >= maxKeyedBuckets {
+			for k, old := range f.by {
+				if now.Sub(old.start) >= time.Minute {
+					delete(f.by, k)
+				}
+			}
+			if len(f.by) >= maxKeyedBuckets {
+				f.by = map[string]*failWindow{}
+			}
+		}
+		w = &failWindow{start: now}
+		f.by[ip] = w
+	}
+	w.n++
 }
 
 // limiter is one service's rate limit: a token bucket for the whole
@@ -87,7 +175,7 @@ func (l *limiter) allow(r *http.Request, keyName string) (*generic.Error, time.D
 		key := keyName
 		switch {
 		case l.cfg.By == "ip":
-			key, _, _ = net.SplitHostPort(r.RemoteAddr)
+			key = clientIP(r)
 		case strings.HasPrefix(l.cfg.By, "header:"):
 			key = r.Header.Get(strings.TrimPrefix(l.cfg.By, "header:"))
 		}

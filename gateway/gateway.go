@@ -123,6 +123,10 @@ type Gateway struct {
 
 	apiMu     sync.Mutex
 	apiRoutes atomic.Pointer[apiTable]
+
+	// authFailures counts wrong API keys per client address; it outlives
+	// reloads.
+	authFailures *failures
 }
 
 type zkEntry struct {
@@ -144,6 +148,8 @@ type state struct {
 	declared map[string]map[string]bool
 	// auth checks API keys; nil when server.auth is absent.
 	auth *authn
+	// cors answers preflights and adds CORS headers; nil without server.cors.
+	cors *corsFilter
 }
 
 // New builds a gateway from cfg (already validated). raw is the config's
@@ -164,7 +170,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{}, tracing: newTracing(opts.TracerProvider),
-		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}}
+		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}, authFailures: newFailures()}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()
@@ -191,7 +197,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		cfg: cfg, raw: raw, loadedAt: time.Now(), table: table,
 		clusters: map[string]*cluster{}, byGRPC: map[string]*cluster{},
 		sets: map[string][]*cluster{}, declared: map[string]map[string]bool{},
-		auth: newAuthn(cfg.Server.Auth),
+		auth: newAuthn(cfg.Server.Auth), cors: newCORS(cfg.Server.CORS, cfg.Server.Auth),
 	}
 	sum := sha256.Sum256(raw)
 	st.version = hex.EncodeToString(sum[:6])
@@ -262,7 +268,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		}
 		if len(gone) > 0 {
 			// Let calls in flight on the old clusters finish first.
-			grace := maxTimeout(old.cfg) + time.Second
+			grace := old.cfg.LongestTimeout() + time.Second
 			time.AfterFunc(grace, func() {
 				for _, c := range gone {
 					c.close()
@@ -274,20 +280,6 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	return nil
 }
 
-func maxTimeout(cfg *mapping.Config) time.Duration {
-	d := mapping.DefaultTimeout
-	for _, s := range cfg.Services {
-		if s.Timeout > d {
-			d = s.Timeout
-		}
-	}
-	for _, r := range cfg.Routes {
-		if r.Timeout > d {
-			d = r.Timeout
-		}
-	}
-	return d
-}
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
 	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), DubboDefinitions: g.dubboDefinitions(svc.Name)})
@@ -297,6 +289,9 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
 	c.tracing = g.tracing
 	c.limit = newLimiter(svc.RateLimit)
+	if svc.GRPC != nil {
+		c.qualified = svc.GRPC.Service
+	}
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {
 		hctx, cancel := context.WithCancel(g.ctx)

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,7 +30,14 @@ type target struct {
 	method  string
 	service string // Call.Service: a gRPC fully-qualified name, or ""
 	params  []generic.Param
-	how     string // route | serviceName | scTag | direct
+	how     string // route | sdk | serviceName | scTag | direct
+	keyName string // the caller's API key name, when it sent a valid one
+}
+
+// Methods that may reach a backend; everything else is refused before
+// routing.
+var backendMethods = map[string]bool{
+	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
 }
 
 // ServeHTTP implements the data plane.
@@ -41,7 +50,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(sctx)
 	defer func() {
 		if p := recover(); p != nil {
-			g.log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+			g.log.Error("panic serving request", "path", generic.Clip(r.URL.Path), "panic", p)
 			if !rw.wrote {
 				writeError(rw, errorf(generic.CodeInternal, "internal error"))
 			}
@@ -49,37 +58,64 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.observe(r, rw, t, start, st)
 		g.finishSpan(span, rw, t)
 	}()
-	if g.cors(st.cfg.Server.CORS, rw, r) {
+	if ambiguousFraming(r) {
+		refuse(rw, r, errorf(generic.CodeInvalidArgument, "request has both Content-Length and Transfer-Encoding"))
 		return
 	}
-	// Authenticate before routing, so that a caller without a key learns
-	// nothing about routes; services marked public are exempt.
-	var keyName string
-	var authErr *generic.Error
-	if st.auth != nil {
-		keyName, authErr = st.auth.check(r)
+	if st.cors != nil && r.Header.Get("Origin") != "" {
+		if st.cors.handle(rw, r) {
+			return
+		}
+	}
+	if !backendMethods[r.Method] {
+		rw.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
+		refuse(rw, r, errorf(generic.CodeMethodNotAllowed, "HTTP method %q is not accepted", generic.Clip(r.Method)))
+		return
 	}
 	var q url.Values
 	if r.URL.RawQuery != "" {
 		q = r.URL.Query()
 	}
-	var err error
-	t, err = g.resolve(r.Context(), st, r, q)
-	if authErr != nil && (t == nil || !t.svc.Public) {
-		t = nil
-		writeError(rw, authErr)
-		return
+	// Routing decides the service and method once; authentication, rate
+	// limits and registered-only mode then decide on that service. A caller
+	// without a valid key learns nothing about routes.
+	t, err := g.resolve(r.Context(), st, r, q)
+	if st.auth != nil && (t == nil || !t.svc.Public) {
+		keyName, authErr := g.authenticate(st, rw, r)
+		if authErr != nil {
+			t = nil
+			refuse(rw, r, authErr)
+			return
+		}
+		if t != nil {
+			t.keyName = keyName
+		}
 	}
 	if err != nil {
-		writeError(rw, generic.AsError(err))
+		e := generic.AsError(err)
+		if e.Code == generic.CodeMethodNotAllowed {
+			refuse(rw, r, e)
+			return
+		}
+		writeError(rw, e)
+		return
+	}
+	if t.how != "route" && t.how != "sdk" && r.Method != http.MethodPost {
+		rw.Header().Set("Allow", http.MethodPost)
+		refuse(rw, r, g.tag(errorf(generic.CodeMethodNotAllowed, "calls without a route take POST, got %s", r.Method), t))
 		return
 	}
 	if t.cluster.limit != nil {
-		if e, wait := t.cluster.limit.allow(r, keyName); e != nil {
+		if e, wait := t.cluster.limit.allow(r, t.keyName); e != nil {
 			rw.Header().Set("Retry-After", retryAfter(wait))
-			writeError(rw, g.tag(e, t))
+			refuse(rw, r, g.tag(e, t))
 			return
 		}
+	}
+	if hasBody(r) && !st.cfg.Server.AllowAnyContentType && !jsonContentType(r.Header.Get("Content-Type")) {
+		refuse(rw, r, g.tag(errorf(generic.CodeUnsupportedMediaType,
+			"request body must be JSON: send Content-Type: application/json, got %q", generic.Clip(r.Header.Get("Content-Type"))), t))
+		return
 	}
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
 	if len(t.svc.ForwardHeaders) > 0 {
@@ -100,6 +136,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(rw, r, st.cfg.Server.MaxBodyBytes)
 	if err != nil {
+		e := g.tag(generic.AsError(err), t)
+		if e.Code == generic.CodeBodyTooLarge || e.HTTPStatus() == http.StatusRequestTimeout {
+			refuse(rw, r, e)
+			return
+		}
+		writeError(rw, e)
+		return
+	}
+	if err := checkJSON(body, st.cfg.Server.MaxJSONDepth); err != nil {
 		writeError(rw, g.tag(generic.AsError(err), t))
 		return
 	}
@@ -120,7 +165,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	sw := newStreamWriter(rw, r)
+	sw := newStreamWriter(rw, r, st.cfg.Server.WriteTimeout)
 	call.OnMessage = sw.send
 	pr := pickRequest{
 		tag: r.Header.Get(st.cfg.Server.TagHeader), hashKey: hashKey(t, r, q),
@@ -130,7 +175,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := g.tag(generic.AsError(err), t)
 		if e.Code == generic.CodeInternal && e.Err != nil {
-			g.log.Error("backend call failed", "service", t.svc.Name, "method", t.method, "err", e.Err)
+			g.log.Error("backend call failed", "service", t.svc.Name, "method", generic.Clip(t.method), "err", e.Err)
 		}
 		if sw.started {
 			sw.fail(e)
@@ -144,6 +189,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResult(rw, res)
+}
+
+// hasBody reports whether r carries a body (a Content-Length above zero,
+// or a chunked one).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+// jsonContentType accepts application/json and application/*+json, with
+// parameters.
+func jsonContentType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if mt == "application/json" {
+		return true
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	return ok && strings.HasSuffix(sub, "+json") && len(sub) > len("+json")
+}
+
+// refuse writes an answer that does not need the request body (401, 403,
+// 405, 413, 415, 429, and the framing errors). When the body has not been
+// read, the connection is closed after the reply instead of reading it:
+// a client sending its body slowly cannot keep the connection.
+func refuse(w http.ResponseWriter, r *http.Request, e *generic.Error) {
+	if r.ProtoMajor == 1 && hasBody(r) {
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, e)
 }
 
 // tag fills in where an error happened, when the adapter did not.
@@ -176,6 +250,11 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 		if errors.As(err, &mbe) {
 			return nil, errorf(generic.CodeBodyTooLarge, "request body is larger than the %d bytes allowed", max)
 		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Status: http.StatusRequestTimeout,
+				Message: "the request body did not arrive within server.read_timeout", Err: err}
+		}
 		return nil, errorf(generic.CodeInvalidArgument, "reading request body: %w", err)
 	}
 	return body, nil
@@ -201,7 +280,9 @@ func hashKey(t *target, r *http.Request, q url.Values) string {
 	return ""
 }
 
-// resolve finds the service and method of a request. Precedence: the
+// resolve finds the service and method of a request. When the service is
+// found but the method is not acceptable it returns both the target (for
+// the auth decision and metrics) and the error. Precedence: the
 // route table (exact path, template, longest prefix), then the serviceName
 // header or query parameter, then the scTag header's service set, then
 // the route-less form /{service}/{method}.
@@ -212,11 +293,14 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 		c := st.clusters[m.Route.Service]
 		t := &target{cluster: c, svc: c.svc, route: m.Route, method: m.Method, params: m.Params, how: "route"}
 		if m.Method == "" {
-			return nil, errorf(generic.CodeNotFound, "no method named in %s", path)
+			return t, errorf(generic.CodeNotFound, "no method named in %s", generic.Clip(path))
 		}
 		if m.Route.Method == "" {
+			if err := g.ownMethod(t); err != nil {
+				return t, err
+			}
 			if err := g.checkRegistered(ctx, st, t); err != nil {
-				return nil, err
+				return t, err
 			}
 		}
 		return t, nil
@@ -234,41 +318,46 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 		}
 	}
 	if code == generic.CodeMethodNotAllowed {
-		return nil, errorf(generic.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, path)
+		return nil, errorf(generic.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, generic.Clip(path))
 	}
 	method := lastSegment(path)
 	if name := firstNonEmpty(r.Header.Get(headerServiceName), q.Get(queryServiceName)); name != "" {
 		c := st.clusters[name]
 		if c == nil {
-			return nil, errorf(generic.CodeNotFound, "no service named %q", name)
-		}
-		if method == "" {
-			return nil, errorf(generic.CodeNotFound, "the path names no method of service %q", name)
+			return nil, errorf(generic.CodeNotFound, "no service named %q", generic.Clip(name))
 		}
 		t := &target{cluster: c, svc: c.svc, method: method, how: "serviceName"}
+		if method == "" {
+			return t, errorf(generic.CodeNotFound, "the path names no method of service %q", name)
+		}
+		if err := g.ownMethod(t); err != nil {
+			return t, err
+		}
+		method = t.method
 		if !g.hasAPI(ctx, st, c, method, st.cfg.Server.RegisteredOnly) {
 			if st.cfg.Server.RegisteredOnly {
 				g.metrics.unregistered.Inc()
-				return nil, g.tag(errorf(generic.CodeNotFound, "API %q of service %q is not registered", method, name), t)
+				return t, g.tag(errorf(generic.CodeNotFound, "API %q of service %q is not registered", method, name), t)
 			}
-			return nil, g.tag(errorf(generic.CodeNotFound, "service %q has no API %q", name, method), t)
+			return t, g.tag(errorf(generic.CodeNotFound, "service %q has no API %q", name, method), t)
 		}
 		return t, nil
 	}
 	if set := r.Header.Get(headerScTag); set != "" {
 		members, ok := st.sets[set]
 		if !ok {
-			return nil, errorf(generic.CodeNotFound, "no service set named %q", set)
+			return nil, errorf(generic.CodeNotFound, "no service set named %q", generic.Clip(set))
 		}
 		if method == "" {
 			return nil, errorf(generic.CodeNotFound, "the path names no method")
 		}
 		for _, c := range members {
-			if g.hasAPI(ctx, st, c, method, st.cfg.Server.RegisteredOnly) {
-				return &target{cluster: c, svc: c.svc, method: method, how: "scTag"}, nil
+			t := &target{cluster: c, svc: c.svc, method: method, how: "scTag"}
+			if g.ownMethod(t) == nil && g.hasAPI(ctx, st, c, t.method, st.cfg.Server.RegisteredOnly) {
+				return t, nil
 			}
 		}
-		return nil, errorf(generic.CodeNotFound, "no service of set %q has an API %q", set, method)
+		return nil, errorf(generic.CodeNotFound, "no service of set %q has an API %q", generic.Clip(set), generic.Clip(method))
 	}
 	// Route-less: /{service}/{method}.
 	rest := strings.TrimPrefix(path, "/")
@@ -281,14 +370,79 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 			t.cluster, t.svc, t.service = c, c.svc, svcName
 		}
 		if t.cluster != nil {
+			if err := g.ownMethod(t); err != nil {
+				return t, err
+			}
 			if err := g.checkRegistered(ctx, st, t); err != nil {
-				return nil, err
+				return t, err
 			}
 			return t, nil
 		}
 	}
 	g.metrics.unmatched.Inc()
-	return nil, errorf(generic.CodeNotFound, "no route for %s %s", r.Method, path)
+	return nil, errorf(generic.CodeNotFound, "no route for %s %s", r.Method, generic.Clip(path))
+}
+
+// ownMethod checks the method a request names for t's service: a plain
+// name, or one qualified by the service's own fully-qualified name (gRPC's
+// "pkg.Service.Method" or "pkg.Service/Method"), which is stripped. A name
+// that belongs to another service, or that cannot be a method name
+// (letters, digits, '_', '$' and '-', at most 256 bytes), is NOT_FOUND: a
+// call never reaches a service other than the one routing chose.
+func (g *Gateway) ownMethod(t *target) error {
+	name := t.method
+	if strings.ContainsAny(name, "./") {
+		rest, ok := "", false
+		if q := t.cluster.qualified; q != "" {
+			if r, found := strings.CutPrefix(strings.TrimPrefix(name, "/"), q); found && len(r) > 1 && (r[0] == '.' || r[0] == '/') {
+				rest, ok = r[1:], true
+			}
+		}
+		if !ok {
+			return g.tag(errorf(generic.CodeNotFound, "%q is not a method of service %q", generic.Clip(name), t.svc.Name), &target{svc: t.svc})
+		}
+		name = rest
+	}
+	if !validMethodName(name) {
+		return g.tag(errorf(generic.CodeNotFound, "service %q has no method %q", t.svc.Name, generic.Clip(name)), &target{svc: t.svc})
+	}
+	t.method = name
+	return nil
+}
+
+func validMethodName(s string) bool {
+	if s == "" || len(s) > generic.MaxQuoted {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// knownMethod reports whether t's method exists: named by its route,
+// declared in YAML, reported by an instance, or in the service's schema.
+// Only such names become metric label values. Names found are remembered
+// per cluster (at most the service's own methods), so after the first
+// request the check is one map lookup.
+func (g *Gateway) knownMethod(ctx context.Context, st *state, t *target) bool {
+	if t.cluster == nil || t.method == "" {
+		return false
+	}
+	if (t.route != nil && t.route.Method != "") || t.how == "sdk" {
+		return true
+	}
+	if _, ok := t.cluster.known.Load(t.method); ok {
+		return true
+	}
+	if !validMethodName(t.method) || !g.hasAPI(ctx, st, t.cluster, t.method, false) {
+		return false
+	}
+	t.cluster.known.Store(t.method, struct{}{})
+	return true
 }
 
 // checkRegistered enforces registered-only mode for calls whose method
@@ -338,4 +492,15 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// checkJSON applies the one set of JSON rules to a request body.
+func checkJSON(body []byte, maxDepth int) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if !json.Valid(body) {
+		return errorf(generic.CodeInvalidArgument, "request body is not valid JSON")
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rpcbridge/rpcbridge/generic"
 )
 
 // metrics are the gateway's Prometheus collectors.
@@ -18,7 +20,15 @@ type metrics struct {
 	unmatched    prometheus.Counter
 	unregistered prometheus.Counter
 	version      *prometheus.GaugeVec
+	connOpen     prometheus.Gauge
+	connRejected prometheus.Counter
+	authLocked   prometheus.Counter
 }
+
+// unknownMethod is the method label of requests whose method is not known
+// to exist (in a schema, the YAML or an SDK report): client-chosen names
+// never become label values.
+const unknownMethod = "_unknown"
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
@@ -38,8 +48,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		version: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rpcbridge_config_info", Help: "The config version in force (value 1).",
 		}, []string{"version"}),
+		connOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rpcbridge_open_connections", Help: "Open data-plane connections.",
+		}),
+		connRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rpcbridge_rejected_connections_total", Help: "Data-plane connections closed at once because server.max_connections were open.",
+		}),
+		authLocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rpcbridge_auth_lockouts_total", Help: "Requests answered 429 because their client address failed authentication too often.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -57,7 +76,10 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	elapsed := time.Since(start)
 	svc, method, proto := "", "", ""
 	if t != nil {
-		svc, method, proto = t.svc.Name, t.method, t.svc.Protocol
+		svc, method, proto = t.svc.Name, unknownMethod, t.svc.Protocol
+		if g.knownMethod(r.Context(), st, t) {
+			method = t.method
+		}
 	}
 	status := w.status
 	if status == 0 {
@@ -66,9 +88,13 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(svc, proto).Observe(elapsed.Seconds())
 	if st.cfg.Server.AccessLog {
-		g.log.Info("access", "method", r.Method, "path", r.URL.Path, "status", status,
-			"service", svc, "api", method, "bytes", w.bytes, "duration", elapsed.String(),
-			"remote", r.RemoteAddr, "request_id", r.Header.Get("X-Request-Id"))
+		api := ""
+		if t != nil {
+			api = generic.Clip(t.method)
+		}
+		g.log.Info("access", "method", generic.Clip(r.Method), "path", generic.Clip(r.URL.Path), "status", status,
+			"service", svc, "api", api, "bytes", w.bytes, "duration", elapsed.String(),
+			"remote", r.RemoteAddr, "request_id", generic.Clip(r.Header.Get("X-Request-Id")))
 	}
 }
 
@@ -83,8 +109,8 @@ func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
 		status = http.StatusOK
 	}
 	if t != nil {
-		span.SetName(t.svc.Name + "/" + t.method)
-		span.SetAttributes(attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", t.method),
+		span.SetName(t.svc.Name + "/" + generic.Clip(t.method))
+		span.SetAttributes(attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", generic.Clip(t.method)),
 			attribute.String("rpcbridge.route", t.how))
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", status))

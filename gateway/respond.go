@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
-	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
 // statusWriter records the status written, for metrics and access logs.
@@ -80,10 +80,13 @@ type streamWriter struct {
 	sse     bool
 	started bool
 	rc      *http.ResponseController
+	// perMessage extends the write deadline before each message, so that a
+	// long stream outlives server.write_timeout while each write is bounded.
+	perMessage time.Duration
 }
 
-func newStreamWriter(w http.ResponseWriter, r *http.Request) *streamWriter {
-	return &streamWriter{w: w, r: r}
+func newStreamWriter(w http.ResponseWriter, r *http.Request, perMessage time.Duration) *streamWriter {
+	return &streamWriter{w: w, r: r, perMessage: perMessage}
 }
 
 func (s *streamWriter) isStarted() bool {
@@ -113,6 +116,9 @@ func (s *streamWriter) send(msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.begin()
+	if s.perMessage > 0 {
+		s.rc.SetWriteDeadline(time.Now().Add(s.perMessage))
+	}
 	var err error
 	if s.sse {
 		_, err = s.w.Write(append(append([]byte("data: "), compactLine(msg)...), '\n', '\n'))
@@ -160,55 +166,4 @@ func compactLine(b []byte) []byte {
 		}
 	}
 	return out
-}
-
-// cors writes CORS headers; it reports true when it answered a preflight.
-func (g *Gateway) cors(c *mapping.CORS, w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if c == nil || origin == "" {
-		return false
-	}
-	allowed := ""
-	for _, o := range c.AllowOrigins {
-		if o == "*" && !c.AllowCredentials {
-			allowed = "*"
-			break
-		}
-		if o == "*" || strings.EqualFold(o, origin) {
-			allowed = origin
-			break
-		}
-	}
-	if allowed == "" {
-		return false
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", allowed)
-	if allowed != "*" {
-		h.Add("Vary", "Origin")
-	}
-	if c.AllowCredentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	if len(c.ExposeHeaders) > 0 {
-		h.Set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ", "))
-	}
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
-		return false
-	}
-	methods := "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-	if len(c.AllowMethods) > 0 {
-		methods = strings.Join(c.AllowMethods, ", ")
-	}
-	h.Set("Access-Control-Allow-Methods", methods)
-	if len(c.AllowHeaders) > 0 {
-		h.Set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ", "))
-	} else if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
-	}
-	if c.MaxAge > 0 {
-		h.Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge.Seconds())))
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return true
 }

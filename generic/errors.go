@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Code is a machine-readable error code. The gRPC status names are used
@@ -40,6 +41,10 @@ const (
 	CodeBackendError Code = "BACKEND_ERROR"
 	// CodeMethodNotAllowed: a route matched the path but not the HTTP method.
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	// CodeUnsupportedMediaType: the request body's Content-Type is not JSON.
+	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
+	// CodeHeadersTooLarge: the request's header section is too large.
+	CodeHeadersTooLarge Code = "HEADERS_TOO_LARGE"
 )
 
 // HTTPStatus maps a code to the HTTP status a client sees. It is one plain
@@ -60,6 +65,10 @@ func HTTPStatus(c Code) int {
 		return 409
 	case CodeBodyTooLarge:
 		return 413
+	case CodeUnsupportedMediaType:
+		return 415
+	case CodeHeadersTooLarge:
+		return 431
 	case CodeResourceExhausted:
 		return 429
 	case CodeCanceled:
@@ -182,8 +191,8 @@ type errorJSON struct {
 // {"error":{"code":...,"message":...,...}}.
 func (e *Error) MarshalBody() []byte {
 	b, err := json.Marshal(errorBody{Error: errorJSON{
-		Code: e.Code, Message: e.Message, Protocol: e.Protocol, Service: e.Service,
-		Method: e.Method, Exception: e.Exception, Fields: validRaw(e.Fields),
+		Code: e.Code, Message: clipText(e.Message, maxMessageBytes), Protocol: e.Protocol, Service: Clip(e.Service),
+		Method: Clip(e.Method), Exception: e.Exception, Fields: validRaw(e.Fields),
 		Details: validRaws(e.Details), BackendCode: e.BackendCode,
 	}})
 	if err != nil {
@@ -208,4 +217,27 @@ func validRaws(rs []json.RawMessage) []json.RawMessage {
 		}
 	}
 	return out
+}
+
+// MaxQuoted is the most bytes of client input an error message or a log
+// line quotes.
+const MaxQuoted = 256
+
+// maxMessageBytes caps a whole error message, whatever it quotes.
+const maxMessageBytes = 2048
+
+// Clip returns s cut to at most MaxQuoted bytes (on a UTF-8 boundary),
+// with "..." appended when it was cut. Use it on client input that goes
+// into error messages and logs.
+func Clip(s string) string { return clipText(s, MaxQuoted) }
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut > n-4 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

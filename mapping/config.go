@@ -51,6 +51,36 @@ type Server struct {
 	// Auth requires an API key on every data-plane request, except to
 	// services marked public. Absent: no authentication.
 	Auth *Auth `yaml:"auth"`
+
+	// ReadTimeout bounds reading a whole request, body included. Default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a reply. Default: the longest service or
+	// route timeout plus 5s; a streaming reply extends its own deadline by
+	// this much per message.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open data-plane connections; beyond it new ones
+	// are closed at once (and counted). Default 10000.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxJSONDepth caps the nesting of request JSON. Default 64.
+	MaxJSONDepth int `yaml:"max_json_depth"`
+	// AllowAnyContentType lets a request body come with any Content-Type;
+	// by default it must be application/json or application/*+json.
+	AllowAnyContentType bool `yaml:"allow_any_content_type"`
+	// AdminToken, when set, is required as "Authorization: Bearer <token>"
+	// on every /admin/* request of the control plane.
+	AdminToken string `yaml:"admin_token"`
+	// AdminTokenEnv names an environment variable holding the admin token.
+	AdminTokenEnv string `yaml:"admin_token_env"`
+}
+
+// AdminSecret returns the control plane's bearer token ("" when none).
+func (s *Server) AdminSecret() string {
+	if s.AdminTokenEnv != "" {
+		return os.Getenv(s.AdminTokenEnv)
+	}
+	return s.AdminToken
 }
 
 // Auth configures API-key authentication.
@@ -59,6 +89,10 @@ type Auth struct {
 	Header string `yaml:"header"`
 	// Keys are the accepted keys.
 	Keys []APIKey `yaml:"keys"`
+	// MaxFailuresPerMinute caps failed authentications per client address;
+	// beyond it the client gets 429 before its key is checked. Default 60;
+	// negative turns the cap off.
+	MaxFailuresPerMinute int `yaml:"max_failures_per_minute"`
 }
 
 // APIKey is one accepted key; exactly one of Key and KeyEnv.
@@ -313,7 +347,9 @@ type Match struct {
 	Path string `yaml:"path" json:"path,omitempty"`
 	// Prefix matches every path that starts with it.
 	Prefix string `yaml:"prefix" json:"prefix,omitempty"`
-	// Methods are the HTTP methods; empty means any.
+	// Methods are the HTTP methods the route accepts; empty means GET,
+	// POST, PUT, PATCH and DELETE. HEAD, OPTIONS, TRACE and CONNECT never
+	// reach a backend.
 	Methods []string `yaml:"methods" json:"methods,omitempty"`
 	// Host restricts the route to a Host header (port ignored).
 	Host string `yaml:"host" json:"host,omitempty"`
@@ -368,6 +404,11 @@ const (
 	DefaultTagHeader    = "gray"
 	DefaultBalancer     = "round_robin"
 	DefaultRetries      = 1
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultMaxConns     = 10000
+	DefaultMaxJSONDepth = 64
+	DefaultAuthFailures = 60
 )
 
 // ApplyDefaults fills unset keys with their defaults.
@@ -384,8 +425,25 @@ func (c *Config) ApplyDefaults() {
 	if c.Server.ShutdownTimeout == 0 {
 		c.Server.ShutdownTimeout = 10 * time.Second
 	}
-	if a := c.Server.Auth; a != nil && a.Header == "" {
-		a.Header = "X-API-Key"
+	if a := c.Server.Auth; a != nil {
+		if a.Header == "" {
+			a.Header = "X-API-Key"
+		}
+		if a.MaxFailuresPerMinute == 0 {
+			a.MaxFailuresPerMinute = DefaultAuthFailures
+		}
+	}
+	if c.Server.ReadTimeout == 0 {
+		c.Server.ReadTimeout = DefaultReadTimeout
+	}
+	if c.Server.IdleTimeout == 0 {
+		c.Server.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Server.MaxConnections == 0 {
+		c.Server.MaxConnections = DefaultMaxConns
+	}
+	if c.Server.MaxJSONDepth == 0 {
+		c.Server.MaxJSONDepth = DefaultMaxJSONDepth
 	}
 	for i := range c.Services {
 		s := &c.Services[i]
@@ -426,6 +484,22 @@ func (c *Config) ApplyDefaults() {
 			s.Tars.Version = 1
 		}
 	}
+	if c.Server.WriteTimeout == 0 {
+		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second
+	}
+}
+
+// LongestTimeout is the longest service or route timeout (at least
+// DefaultTimeout).
+func (c *Config) LongestTimeout() time.Duration {
+	d := DefaultTimeout
+	for _, s := range c.Services {
+		d = max(d, s.Timeout)
+	}
+	for _, r := range c.Routes {
+		d = max(d, r.Timeout)
+	}
+	return d
 }
 
 // Service returns the named service, or nil.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Problems lists every validation problem of a config, each naming the
@@ -22,7 +23,7 @@ func (p Problems) Error() string {
 
 var (
 	serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]*$`)
-	httpMethods   = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+	httpMethods   = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 )
 
 // Protocols lists the protocol names a service may use.
@@ -50,6 +51,7 @@ func (c *Config) Validate() error {
 	if c.Server.Admin != "" && c.Server.Admin == c.Server.Listen {
 		add("server.admin: %q is also server.listen; the control plane needs its own port", c.Server.Admin)
 	}
+	c.validateLimits(add)
 
 	if a := c.Server.Auth; a != nil {
 		if len(a.Keys) == 0 {
@@ -151,8 +153,11 @@ func (c *Config) Validate() error {
 			}
 		}
 		for _, m := range r.Match.Methods {
-			if !httpMethods[strings.ToUpper(m)] {
-				add("%s: match.methods: unknown HTTP method %q", where, m)
+			switch up := strings.ToUpper(m); {
+			case up == "HEAD" || up == "OPTIONS" || up == "TRACE" || up == "CONNECT":
+				add("%s: match.methods: %s never reaches a backend; want GET, POST, PUT, PATCH or DELETE", where, up)
+			case !httpMethods[up]:
+				add("%s: match.methods: unknown HTTP method %q; want GET, POST, PUT, PATCH or DELETE", where, m)
 			}
 		}
 		if r.Service == "" {
@@ -331,4 +336,63 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 	if s.Outlier != nil && (s.Outlier.MaxEjectionPercent < 0 || s.Outlier.MaxEjectionPercent > 100) {
 		add("%s: outlier.max_ejection_percent: want 0 to 100, got %d", where, s.Outlier.MaxEjectionPercent)
 	}
+}
+
+// validateLimits checks the listener limits, CORS and the control plane's
+// protection.
+func (c *Config) validateLimits(add func(string, ...any)) {
+	sv := &c.Server
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", sv.ReadTimeout}, {"write_timeout", sv.WriteTimeout}, {"idle_timeout", sv.IdleTimeout}} {
+		if d.v < 0 {
+			add("server.%s: must be positive, got %v", d.key, d.v)
+		}
+	}
+	if sv.MaxConnections < 0 {
+		add("server.max_connections: must be positive, got %d", sv.MaxConnections)
+	}
+	if sv.MaxJSONDepth < 0 || sv.MaxJSONDepth > MaxJSONDepthLimit {
+		add("server.max_json_depth: want 1..%d, got %d", MaxJSONDepthLimit, sv.MaxJSONDepth)
+	}
+	if cors := sv.CORS; cors != nil && cors.AllowCredentials {
+		for _, o := range cors.AllowOrigins {
+			if o == "*" {
+				add("server.cors: allow_origins \"*\" with allow_credentials: true would let every web site call with the user's credentials; list the origins")
+			}
+		}
+	}
+	if cors := sv.CORS; cors != nil {
+		for _, o := range cors.AllowOrigins {
+			if strings.EqualFold(o, "null") {
+				add("server.cors: allow_origins lists \"null\", the origin of sandboxed and file: pages; it cannot be trusted")
+			}
+		}
+	}
+	if sv.AdminToken != "" && sv.AdminTokenEnv != "" {
+		add("server: give at most one of admin_token and admin_token_env")
+	}
+	if sv.AdminTokenEnv != "" && os.Getenv(sv.AdminTokenEnv) == "" {
+		add("server.admin_token_env: environment variable %s is empty", sv.AdminTokenEnv)
+	}
+	if sv.Admin != "" && sv.AdminToken == "" && sv.AdminTokenEnv == "" && !loopback(sv.Admin) {
+		add("server.admin: %q is reachable from other hosts but no admin_token (or admin_token_env) is set; anyone who reaches it could reroute traffic", sv.Admin)
+	}
+}
+
+// MaxJSONDepthLimit is the largest server.max_json_depth accepted.
+const MaxJSONDepthLimit = 10000
+
+// loopback reports whether a host:port binds the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true // reported elsewhere
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -167,25 +167,26 @@ func lowerFirst(s string) string {
 
 // find resolves service and method names. Method may also be given fully
 // qualified ("pkg.Service/Method", "/pkg.Service/Method" or
-// "pkg.Service.Method"), in which case it names its own service.
+// "pkg.Service.Method"), but only with svcName's own name: a call made for
+// one service never runs a method of another, whatever the method name
+// says.
 func (s *schema) find(svcName, name string) (*service, *method) {
-	if svc := s.services[svcName]; svc != nil {
-		if m := svc.methods[name]; m != nil {
-			return svc, m
-		}
+	svc := s.services[svcName]
+	if svc == nil {
+		return nil, nil
+	}
+	if m := svc.methods[name]; m != nil {
+		return svc, m
 	}
 	if strings.ContainsAny(name, "/.") {
 		q := strings.TrimPrefix(name, "/")
-		i := strings.LastIndexAny(q, "/.")
-		if i > 0 {
-			if svc := s.services[q[:i]]; svc != nil {
-				if m := svc.methods[q[i+1:]]; m != nil {
-					return svc, m
-				}
+		if i := strings.LastIndexAny(q, "/."); i > 0 && q[:i] == svcName {
+			if m := svc.methods[q[i+1:]]; m != nil {
+				return svc, m
 			}
 		}
 	}
-	return s.services[svcName], nil
+	return svc, nil
 }
 
 // qualifiedService extracts the service part of a fully-qualified method
