@@ -280,7 +280,6 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	return nil
 }
 
-
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
 	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), DubboDefinitions: g.dubboDefinitions(svc.Name)})
 	if err != nil {

@@ -155,7 +155,6 @@ func jsonServerError(b []byte) []byte {
 	return append(out, body...)
 }
 
-
 // framing follows HTTP/1 request framing on the bytes a connection reads:
 // header blocks, then bodies by Content-Length or chunked coding. It only
 // needs the header names and the framing values, so it keeps at most a
