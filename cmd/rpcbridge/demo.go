@@ -186,10 +186,10 @@ Try:
   curl -s %s/v1/people/1
 
   # route-less: POST /{service}/{method}, the body is the request message
-  curl -s -X POST %s/people/Get -d '{"id": "2"}'
+  curl -s --json '{"id": "2"}' %s/people/Get
 
   # every protobuf type: int64 above 2^53 stays exact, enums by name, maps, oneof, bytes, Timestamp
-  curl -s -X POST '%s/v1/people:echo' -d '{"i64": "9007199254740993", "u64": "18446744073709551615", "roles": ["ROLE_ADMIN"], "counts": {"a": "9007199254740993"}, "blob": "aGVsbG8=", "when": "2026-11-21T10:00:00Z"}'
+  curl -s --json '{"i64": "9007199254740993", "u64": "18446744073709551615", "roles": ["ROLE_ADMIN"], "counts": {"a": "9007199254740993"}, "blob": "aGVsbG8=", "when": "2026-11-21T10:00:00Z"}' '%s/v1/people:echo'
 
   # server streaming as newline-delimited JSON, or as Server-Sent Events
   curl -s '%s/v1/people?limit=3'
@@ -197,17 +197,17 @@ Try:
 
   # Tars (IDL parsed at run time): a path parameter, then out-parameters beside the return value
   curl -s %s/v1/quotes/600000
-  curl -s -X POST %s/stock/listQuotes -d '{"codes": ["600000", "00700", "nope"]}'
+  curl -s --json '{"codes": ["600000", "00700", "nope"]}' %s/stock/listQuotes
 
   # Thrift (IDL parsed at run time): arguments by name; a declared exception comes back with its fields
   curl -s %s/v1/orders/1
-  curl -s -X POST %s/orders/createOrder -d '{"customer": "ada", "items": [{"sku": "A-1", "qty": 2, "priceCents": 9007199254740993}], "note": "gift"}'
+  curl -s --json '{"customer": "ada", "items": [{"sku": "A-1", "qty": 2, "priceCents": 9007199254740993}], "note": "gift"}' %s/orders/createOrder
   curl -s -i %s/v1/orders/99
 
   # errors are one JSON body with the right status
   curl -s -i %s/v1/people/404
-  curl -s -i -X POST %s/people/Get -d '{"id": "abc"}'
-  curl -s -i -X POST %s/people/NoSuchMethod -d '{}'
+  curl -s -i --json '{"id": "abc"}' %s/people/Get
+  curl -s -i --json '{}' %s/people/NoSuchMethod
 
   # the control plane
   curl -s http://%s/admin/services
