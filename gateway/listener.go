@@ -201,15 +201,19 @@ func (f *framing) feed(b []byte, flags *[]bool) {
 				}
 			}
 		default:
-			c := b[0]
-			b = b[1:]
-			if c != '\n' {
-				if f.lineLen < len(f.line) {
-					f.line[f.lineLen] = c
-				}
-				f.lineLen++
-				continue
+			i := bytes.IndexByte(b, '\n')
+			seg := b
+			if i >= 0 {
+				seg = b[:i]
 			}
+			if f.lineLen < len(f.line) {
+				copy(f.line[f.lineLen:], seg)
+			}
+			f.lineLen += len(seg)
+			if i < 0 {
+				return
+			}
+			b = b[i+1:]
 			n := min(f.lineLen, len(f.line))
 			line := bytes.TrimSuffix(f.line[:n], []byte("\r"))
 			full := f.lineLen <= len(f.line)
