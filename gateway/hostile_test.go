@@ -395,7 +395,6 @@ func scrape(t *testing.T, url string) string {
 	return string(b)
 }
 
-
 func TestLongURLIsQuotedShortInTheErrorBody(t *testing.T) {
 	b := newBackend(t, "b")
 	s := serveGateway(t, `
