@@ -68,7 +68,7 @@ func ParseFloat(raw []byte, bits int) (float64, error) {
 	if len(s) >= 2 && s[0] == '"' {
 		var str string
 		if err := json.Unmarshal([]byte(s), &str); err != nil {
-			return 0, errText("want a number, got %s", s)
+			return 0, errText("want a number, got %s", quoteShort(s))
 		}
 		switch str {
 		case "NaN", "Infinity", "-Infinity":
@@ -89,7 +89,7 @@ func intText(raw []byte) (string, error) {
 	if len(s) >= 2 && s[0] == '"' {
 		var str string
 		if err := json.Unmarshal([]byte(s), &str); err != nil {
-			return "", errText("want an integer, got %s", s)
+			return "", errText("want an integer, got %s", quoteShort(s))
 		}
 		s = strings.TrimSpace(str)
 	}
@@ -171,7 +171,7 @@ func errText(format string, args ...any) error {
 
 func rangeError(s, typ string, err error) error {
 	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-		return errText("%s is out of range for %s", s, typ)
+		return errText("%s is out of range for %s", quoteShort(s), typ)
 	}
 	return errText("want %s, got %s", typ, quoteShort(s))
 }
@@ -206,7 +206,7 @@ func BindParams(body []byte, params []Param, input *Type) ([]byte, error) {
 		f := input.Field(p.Name)
 		if f == nil {
 			if p.Path {
-				return nil, Errorf(CodeInvalidArgument, "path parameter %q names no request field", p.Name)
+				return nil, Errorf(CodeInvalidArgument, "path parameter %q names no request field", Clip(p.Name))
 			}
 			continue
 		}
@@ -218,14 +218,14 @@ func BindParams(body []byte, params []Param, input *Type) ([]byte, error) {
 		if t != nil && (t.Kind == KindList || t.Kind == KindSet) && t.Elem != nil && isScalar(t.Elem.Kind) {
 			v, err := paramValue(p.Value, t.Elem)
 			if err != nil {
-				return nil, Errorf(CodeInvalidArgument, "parameter %q: %s", p.Name, err)
+				return nil, Errorf(CodeInvalidArgument, "parameter %q: %s", Clip(p.Name), err)
 			}
 			lists[key] = append(lists[key], v)
 			continue
 		}
 		v, err := paramValue(p.Value, t)
 		if err != nil {
-			return nil, Errorf(CodeInvalidArgument, "parameter %q: %s", p.Name, err)
+			return nil, Errorf(CodeInvalidArgument, "parameter %q: %s", Clip(p.Name), err)
 		}
 		obj[key] = v
 	}
@@ -259,7 +259,7 @@ func paramValue(s string, t *Type) (json.RawMessage, error) {
 		case "false", "0":
 			return json.RawMessage("false"), nil
 		}
-		return nil, errText("want a boolean, got %q", s)
+		return nil, errText("want a boolean, got %q", quoteShort(s))
 	case KindInt8, KindInt16, KindInt32, KindInt64:
 		v, err := ParseInt(q(s), bitsOf(kind))
 		if err != nil {
@@ -292,7 +292,7 @@ func paramValue(s string, t *Type) (json.RawMessage, error) {
 		if kind == KindAny {
 			return q(s), nil
 		}
-		return nil, errText("want a JSON %s, got %q", kind, s)
+		return nil, errText("want a JSON %s, got %q", kind, quoteShort(s))
 	default: // string, bytes
 		return q(s), nil
 	}

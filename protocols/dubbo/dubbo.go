@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 
@@ -563,13 +564,22 @@ func (s signature) namesMatch(obj map[string]json.RawMessage) bool {
 // the argument itself.
 func (s signature) convert(body []byte, obj map[string]json.RawMessage, isObj bool) ([]string, []hessian.Object, error) {
 	args := make([]hessian.Object, len(s.params))
+	// Only a single parameter may be the whole body; otherwise a body is
+	// an object keyed by parameter name (or nothing, or null).
+	if !isObj && len(body) > 0 && !isNull(body) && len(s.params) != 1 {
+		return nil, nil, generic.Errorf(generic.CodeInvalidArgument,
+			"request body must be a JSON object keyed by parameter name, got %s", shortJSON(body))
+	}
 	if len(s.params) == 0 {
 		if isObj && len(obj) > 0 {
 			keys := make([]string, 0, len(obj))
 			for k := range obj {
-				keys = append(keys, k)
+				keys = append(keys, shortKey(k))
 			}
 			sortStrings(keys)
+			if len(keys) > 4 {
+				keys = append(keys[:4], "...")
+			}
 			return nil, nil, generic.Errorf(generic.CodeInvalidArgument, "method takes no arguments, got %q", strings.Join(keys, ", "))
 		}
 		return []string{}, args, nil
@@ -582,6 +592,11 @@ func (s signature) convert(body []byte, obj map[string]json.RawMessage, isObj bo
 			if _, ok := obj["arg0"]; !ok && len(obj) > 0 {
 				whole = true
 			}
+		}
+	}
+	if isObj && !whole {
+		if err := s.unknownArgument(obj); err != nil {
+			return nil, nil, err
 		}
 	}
 	for i, prm := range s.params {
@@ -606,6 +621,46 @@ func (s signature) convert(body []byte, obj map[string]json.RawMessage, isObj bo
 		args[i] = v
 	}
 	return s.types, args, nil
+}
+
+// unknownArgument rejects a key that names no parameter (by name or as
+// arg0..argN), as the other protocols reject an unknown field.
+func (s signature) unknownArgument(obj map[string]json.RawMessage) error {
+	var unknown []string
+	for k := range obj {
+		known := false
+		for i, prm := range s.params {
+			if k == prm.Name || k == "arg"+strconv.Itoa(i) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sortStrings(unknown)
+	names := make([]string, len(s.params))
+	for i, prm := range s.params {
+		names[i] = prm.Name
+	}
+	return generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q: the method takes %s",
+		shortKey(unknown[0]), strings.Join(names, ", "))
+}
+
+// shortKey cuts a client-sent key for an error message.
+func shortKey(k string) string {
+	if len(k) <= 64 {
+		return k
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return k[:cut] + "..."
 }
 
 // adHoc reads {"types": [...], "args": [...]}: types that no
@@ -645,6 +700,9 @@ func adHoc(body []byte) ([]string, []hessian.Object, error) {
 // callError classifies a failed call.
 func (p *Protocol) callError(ctx context.Context, err error, timeout time.Duration) error {
 	if ex := exceptionOf(err); ex != nil {
+		if noSuchMethod(ex) {
+			return &generic.Error{Code: generic.CodeNotFound, Message: "the provider has no such method", Err: err}
+		}
 		e := &generic.Error{
 			Code:      generic.CodeBackendException,
 			Exception: ex.ExceptionClass,
@@ -677,6 +735,15 @@ func (p *Protocol) callError(ctx context.Context, err error, timeout time.Durati
 		return &generic.Error{Code: generic.CodeNotFound, Message: "the provider has no such method or service", Err: err}
 	}
 	return &generic.Error{Code: generic.CodeBackendError, Message: "the provider failed the call", Err: err}
+}
+
+// noSuchMethod reports whether a provider's exception says the method
+// (with those parameter types) does not exist: dubbo-go providers throw
+// java.lang.Throwable "\"m\" method is not found, service key: ...",
+// Java ones a java.lang.NoSuchMethodException.
+func noSuchMethod(ex *dhessian.GenericException) bool {
+	return ex.ExceptionClass == "java.lang.NoSuchMethodException" ||
+		ex.ExceptionClass == "java.lang.Throwable" && strings.Contains(ex.ExceptionMessage, " method is not found, service key: ")
 }
 
 // tripleError classifies a Triple status.

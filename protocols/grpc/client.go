@@ -442,7 +442,7 @@ func decode(u protojson.UnmarshalOptions, body []byte, msg proto.Message) (err e
 			text = h
 		}
 		return &generic.Error{Code: generic.CodeInvalidArgument,
-			Message: fmt.Sprintf("invalid request for %s: %s", msg.ProtoReflect().Descriptor().FullName(), text),
+			Message: fmt.Sprintf("invalid request for %s: %s", msg.ProtoReflect().Descriptor().FullName(), generic.Clip(text)),
 			Err:     e}
 	}
 	return nil
