@@ -1,8 +1,8 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -144,7 +144,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, e)
 		return
 	}
-	if err := checkJSON(body, st.cfg.Server.MaxJSONDepth); err != nil {
+	if len(body) > 0 && len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		writeError(rw, g.tag(errorf(generic.CodeInvalidArgument, "invalid JSON at offset %d: the body holds only whitespace", len(body)), t))
+		return
+	}
+	if err := generic.CheckJSON(body, st.cfg.Server.MaxJSONDepth); err != nil {
 		writeError(rw, g.tag(generic.AsError(err), t))
 		return
 	}
@@ -492,15 +496,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// checkJSON applies the one set of JSON rules to a request body.
-func checkJSON(body []byte, maxDepth int) error {
-	if len(body) == 0 {
-		return nil
-	}
-	if !json.Valid(body) {
-		return errorf(generic.CodeInvalidArgument, "request body is not valid JSON")
-	}
-	return nil
 }
