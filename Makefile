@@ -2,20 +2,32 @@
 #
 #   make test    install what the tests need (a real ZooKeeper from Debian's
 #                "zookeeper" package, and curl for the demo's printed lines),
-#                then vet, check formatting and run every test with the race
-#                detector
+#                then vet, check formatting, run every test with the race
+#                detector and each fuzz target for a few seconds
+#   make fuzz    run each fuzz target for FUZZTIME (default 10m)
 #   make build   build bin/rpcbridge
 #   make demo    run the gateway on built-in sample backends
 #   make bench   run the Go benchmarks
 
-GO      ?= go
-PKGS    ?= ./...
-TIMEOUT ?= 20m
+GO       ?= go
+PKGS     ?= ./...
+TIMEOUT  ?= 20m
+FUZZTIME ?= 10m
+# package:target for every fuzz target
+FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
-.PHONY: test deps vet fmt-check build demo bench
+.PHONY: test deps vet fmt-check build demo bench fuzz
 
 test: deps vet fmt-check
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+fuzz:
+	@for f in $(FUZZ); do \
+		pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 deps:
 	sh scripts/zookeeper.sh install

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	mathbig "math/big"
 	"reflect"
 	"sort"
@@ -54,9 +53,9 @@ func appendJSON(dst []byte, v any, keepClass bool, depth int) ([]byte, error) {
 	case uint64:
 		return generic.AppendUint(dst, x), nil
 	case float32:
-		return appendFloat(dst, float64(x), 32), nil
+		return generic.AppendFloat(dst, float64(x), 32), nil
 	case float64:
-		return appendFloat(dst, x, 64), nil
+		return generic.AppendFloat(dst, x, 64), nil
 	case []byte:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, x)
@@ -109,18 +108,6 @@ func appendJSON(dst []byte, v any, keepClass bool, depth int) ([]byte, error) {
 func appendString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s)
 	return append(dst, b...)
-}
-
-func appendFloat(dst []byte, f float64, bits int) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(dst, `"Infinity"`...)
-	case math.IsInf(f, -1):
-		return append(dst, `"-Infinity"`...)
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
 
 func keyString(k any) string {
@@ -223,9 +210,9 @@ func appendReflect(dst []byte, rv reflect.Value, keepClass bool, depth int) ([]b
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return generic.AppendUint(dst, rv.Uint()), nil
 	case reflect.Float32:
-		return appendFloat(dst, rv.Float(), 32), nil
+		return generic.AppendFloat(dst, rv.Float(), 32), nil
 	case reflect.Float64:
-		return appendFloat(dst, rv.Float(), 64), nil
+		return generic.AppendFloat(dst, rv.Float(), 64), nil
 	case reflect.String:
 		return appendString(dst, rv.String()), nil
 	case reflect.Slice, reflect.Array:

@@ -293,8 +293,15 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 // plain JSON (see encodeRequest), else through protojson into a message.
 func (c *client) request(m *method, body []byte) (any, error) {
 	if m.request != nil && c.codec != nil {
-		if w, err := encodeRequest(m.request, body, make([]byte, 0, len(body)/2+16)); err == nil {
+		w, err := encodeRequest(m.request, body, make([]byte, 0, len(body)/2+16))
+		if err == nil {
 			return rawRequest(w), nil
+		}
+		// A break of the JSON rules is final; anything else the direct
+		// encoder does not handle goes through protojson.
+		if ge, ok := err.(*generic.Error); ok {
+			return nil, &generic.Error{Code: ge.Code, Err: ge,
+				Message: fmt.Sprintf("invalid request for %s: %s", m.in.Descriptor().FullName(), ge.Message)}
 		}
 	}
 	in := m.in.New().Interface()

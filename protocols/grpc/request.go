@@ -5,18 +5,21 @@ import (
 	"errors"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/rpcbridge/rpcbridge/generic"
 )
 
 // This file writes a request's JSON straight to protobuf wire bytes for
 // the common case: plain JSON whose every value protojson would accept in
-// the same way. Anything else (null, unknown or duplicate fields, numbers
-// in exponent form, well-known types, surrogate escapes, values out of
-// range, ...) returns errFallback and the request is decoded by protojson
-// as before, which also gives its exact error messages.
+// the same way. Input that breaks rpcbridge's JSON rules (see
+// generic.JSONReader) is an INVALID_ARGUMENT *generic.Error. Anything else
+// the direct path does not take (null, unknown fields, numbers in exponent
+// form where an integer is due, well-known types, values out of range,
+// ...) returns errFallback and the request is decoded by protojson as
+// before, which also gives its exact error messages.
 
 // errFallback says the request must go through protojson.
 var errFallback = errors.New("request needs the protojson path")
@@ -27,95 +30,88 @@ const maxRequestDepth = 100
 // rawRequest is a request already encoded; replyCodec sends it as is.
 type rawRequest []byte
 
-// reqEncoder holds the state of one request encoding.
+// reqEncoder holds the state of one request encoding. It reads the JSON
+// through generic.JSONReader, which applies rpcbridge's JSON rules: input
+// that breaks them (bad syntax, a NUL byte, invalid UTF-8, a duplicate
+// key, data after the object) is an INVALID_ARGUMENT *generic.Error, not
+// errFallback.
 type reqEncoder struct {
-	in    []byte
-	pos   int
+	r     generic.JSONReader
 	out   []byte
-	depth int
-	buf   []byte // scratch for unescaped strings
+	depth int // messages open
 }
 
 // encodeRequest appends the wire encoding of the JSON object body (of the
 // message p) to out. An empty body is an empty message.
 func encodeRequest(p *msgPlan, body, out []byte) ([]byte, error) {
-	e := reqEncoder{in: body, out: out}
-	e.ws()
-	if e.pos == len(e.in) {
+	e := reqEncoder{out: out}
+	// The message depth check (in object) comes first and falls back; the
+	// reader's limit only bounds values skipped on the way to an error.
+	e.r.Reset(body, 3*maxRequestDepth+3)
+	if e.r.Peek() == generic.JSONEnd {
 		return e.out, nil
 	}
 	if err := e.object(p); err != nil {
 		return nil, err
 	}
-	e.ws()
-	if e.pos != len(e.in) {
-		return nil, errFallback
+	if err := e.r.End(); err != nil {
+		return nil, generic.InvalidJSON(err)
 	}
 	return e.out, nil
 }
 
-func (e *reqEncoder) ws() {
-	for e.pos < len(e.in) {
-		switch e.in[e.pos] {
-		case ' ', '\t', '\n', '\r':
-			e.pos++
-		default:
-			return
-		}
-	}
-}
+// bad turns a reader error into the request's error.
+func bad(err error) error { return generic.InvalidJSON(err) }
 
-func (e *reqEncoder) eat(c byte) bool {
-	if e.pos < len(e.in) && e.in[e.pos] == c {
-		e.pos++
-		return true
+// mismatch is the error for a value the direct path does not take: the
+// reader's error when the value is not valid JSON, else errFallback.
+func (e *reqEncoder) mismatch() error {
+	if err := e.r.Skip(); err != nil {
+		return bad(err)
 	}
-	return false
-}
-
-func (e *reqEncoder) peek() byte {
-	if e.pos < len(e.in) {
-		return e.in[e.pos]
-	}
-	return 0
+	return errFallback
 }
 
 // object writes the fields of one JSON object as message p.
 func (e *reqEncoder) object(p *msgPlan) error {
-	if p.wkt != wktNone {
-		return errFallback
+	if p.wkt != wktNone || e.r.Peek() != generic.JSONObject {
+		return e.mismatch()
 	}
 	if e.depth++; e.depth > maxRequestDepth {
 		return errFallback
 	}
-	if !e.eat('{') {
-		return errFallback
+	var c generic.JSONContainer
+	if err := e.r.BeginObject(&c); err != nil {
+		return bad(err)
 	}
 	var seen [4]uint64
 	var oneofs [4]protoreflect.OneofDescriptor
 	nOneofs := 0
-	e.ws()
-	if e.eat('}') {
-		e.depth--
-		return nil
-	}
 	for {
-		e.ws()
-		key, err := e.str()
+		ok, err := e.r.More(&c)
 		if err != nil {
-			return err
+			return bad(err)
+		}
+		if !ok {
+			e.depth--
+			return nil
+		}
+		// Known fields are marked in seen and unknown ones fall back, so
+		// the reader need not remember keys.
+		koff := e.r.Offset()
+		key, err := e.r.KeyUnchecked(&c)
+		if err != nil {
+			return bad(err)
 		}
 		f := p.byName[string(key)]
-		if f == nil || f.idx >= 256 || seen[f.idx/64]&(1<<(f.idx%64)) != 0 {
+		if f == nil || f.idx >= 256 {
 			return errFallback
+		}
+		if seen[f.idx/64]&(1<<(f.idx%64)) != 0 {
+			return bad(e.r.DuplicateKey(koff))
 		}
 		seen[f.idx/64] |= 1 << (f.idx % 64)
-		e.ws()
-		if !e.eat(':') {
-			return errFallback
-		}
-		e.ws()
-		if e.peek() == 'n' {
+		if e.r.Peek() == generic.JSONNull {
 			return errFallback // null: protojson's rules differ by type
 		}
 		if f.oneof != nil {
@@ -144,15 +140,6 @@ func (e *reqEncoder) object(p *msgPlan) error {
 		if err != nil {
 			return err
 		}
-		e.ws()
-		if e.eat(',') {
-			continue
-		}
-		if e.eat('}') {
-			e.depth--
-			return nil
-		}
-		return errFallback
 	}
 }
 
@@ -214,11 +201,18 @@ func (e *reqEncoder) appendScalar(f *fieldPlan, v uint64, b []byte) {
 }
 
 func (e *reqEncoder) listField(f *fieldPlan) error {
-	if !e.eat('[') {
-		return errFallback
+	if e.r.Peek() != generic.JSONArray {
+		return e.mismatch()
 	}
-	e.ws()
-	if e.eat(']') {
+	var c generic.JSONContainer
+	if err := e.r.BeginArray(&c); err != nil {
+		return bad(err)
+	}
+	ok, err := e.r.More(&c)
+	if err != nil {
+		return bad(err)
+	}
+	if !ok {
 		return nil
 	}
 	mark := -1
@@ -226,9 +220,8 @@ func (e *reqEncoder) listField(f *fieldPlan) error {
 		e.out = protowire.AppendTag(e.out, f.num, protowire.BytesType)
 		mark = e.open()
 	}
-	for {
-		e.ws()
-		if e.peek() == 'n' {
+	for ok {
+		if e.r.Peek() == generic.JSONNull {
 			return errFallback
 		}
 		switch {
@@ -247,14 +240,9 @@ func (e *reqEncoder) listField(f *fieldPlan) error {
 			}
 			e.appendScalar(f, v, b)
 		}
-		e.ws()
-		if e.eat(',') {
-			continue
+		if ok, err = e.r.More(&c); err != nil {
+			return bad(err)
 		}
-		if e.eat(']') {
-			break
-		}
-		return errFallback
 	}
 	if mark >= 0 {
 		e.close(mark)
@@ -262,29 +250,27 @@ func (e *reqEncoder) listField(f *fieldPlan) error {
 	return nil
 }
 
+// mapField writes a JSON object as map entries. The reader refuses
+// duplicate keys, as protojson does.
 func (e *reqEncoder) mapField(f *fieldPlan) error {
-	if !e.eat('{') {
-		return errFallback
+	if e.r.Peek() != generic.JSONObject {
+		return e.mismatch()
 	}
-	e.ws()
-	if e.eat('}') {
-		return nil
+	var c generic.JSONContainer
+	if err := e.r.BeginObject(&c); err != nil {
+		return bad(err)
 	}
-	var keys []string // to reject duplicates, as protojson does
 	for {
-		e.ws()
-		kb, err := e.str()
+		ok, err := e.r.More(&c)
 		if err != nil {
-			return err
+			return bad(err)
 		}
-		for _, k := range keys {
-			if k == string(kb) {
-				return errFallback
-			}
+		if !ok {
+			return nil
 		}
-		keys = append(keys, string(kb))
-		if len(keys) > 64 {
-			return errFallback
+		kb, err := e.r.Key(&c)
+		if err != nil {
+			return bad(err)
 		}
 		e.out = protowire.AppendTag(e.out, f.num, protowire.BytesType)
 		mark := e.open()
@@ -309,12 +295,7 @@ func (e *reqEncoder) mapField(f *fieldPlan) error {
 			}
 			e.appendScalar(k, v, nil)
 		}
-		e.ws()
-		if !e.eat(':') {
-			return errFallback
-		}
-		e.ws()
-		if e.peek() == 'n' {
+		if e.r.Peek() == generic.JSONNull {
 			return errFallback
 		}
 		val := f.mval
@@ -331,40 +312,44 @@ func (e *reqEncoder) mapField(f *fieldPlan) error {
 			e.appendScalar(val, v, b)
 		}
 		e.close(mark)
-		e.ws()
-		if e.eat(',') {
-			continue
-		}
-		if e.eat('}') {
-			return nil
-		}
-		return errFallback
 	}
 }
 
 // scalar reads one non-message value of f's kind: v for numbers, bools
 // and enums, b for strings and bytes; zero says it is the kind's zero.
 func (e *reqEncoder) scalar(f *fieldPlan) (v uint64, b []byte, zero bool, err error) {
+	kind := e.r.Peek()
 	switch f.kind {
 	case protoreflect.BoolKind:
-		switch {
-		case e.lit("true"):
-			return 1, nil, false, nil
-		case e.lit("false"):
-			return 0, nil, true, nil
+		if kind != generic.JSONTrue && kind != generic.JSONFalse {
+			return 0, nil, false, e.mismatch()
 		}
-		return 0, nil, false, errFallback
-	case protoreflect.StringKind:
-		b, err = e.str()
+		t, err := e.r.Bool()
 		if err != nil {
-			return 0, nil, false, err
+			return 0, nil, false, bad(err)
 		}
-		// str may return e.buf: copy out before the next string
+		if t {
+			return 1, nil, false, nil
+		}
+		return 0, nil, true, nil
+	case protoreflect.StringKind:
+		if kind != generic.JSONString {
+			return 0, nil, false, e.mismatch()
+		}
+		// String may return the reader's scratch space: the caller writes
+		// b out before the next read.
+		b, err = e.r.String()
+		if err != nil {
+			return 0, nil, false, bad(err)
+		}
 		return 0, b, len(b) == 0, nil
 	case protoreflect.BytesKind:
-		s, err := e.str()
+		if kind != generic.JSONString {
+			return 0, nil, false, e.mismatch()
+		}
+		s, err := e.r.String()
 		if err != nil {
-			return 0, nil, false, err
+			return 0, nil, false, bad(err)
 		}
 		b, err = decodeBase64(s)
 		return 0, b, len(b) == 0, err
@@ -373,26 +358,29 @@ func (e *reqEncoder) scalar(f *fieldPlan) (v uint64, b []byte, zero bool, err er
 			return 0, nil, false, errFallback
 		}
 		var n int32
-		if e.peek() == '"' {
-			s, err := e.str()
+		switch kind {
+		case generic.JSONString:
+			s, err := e.r.String()
 			if err != nil {
-				return 0, nil, false, err
+				return 0, nil, false, bad(err)
 			}
 			num, ok := f.enum.byName[string(s)]
 			if !ok {
 				return 0, nil, false, errFallback
 			}
 			n = num
-		} else {
-			t, ok := e.number()
-			if !ok {
-				return 0, nil, false, errFallback
+		case generic.JSONNumber:
+			t, err := e.r.Number()
+			if err != nil {
+				return 0, nil, false, bad(err)
 			}
 			x, err := intValue(protoreflect.Int32Kind, t)
 			if err != nil {
 				return 0, nil, false, err
 			}
 			n = int32(x)
+		default:
+			return 0, nil, false, e.mismatch()
 		}
 		return uint64(int64(n)), nil, n == 0, nil
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
@@ -401,10 +389,11 @@ func (e *reqEncoder) scalar(f *fieldPlan) (v uint64, b []byte, zero bool, err er
 			bits = 32
 		}
 		var x float64
-		if e.peek() == '"' {
-			s, err := e.str()
+		switch kind {
+		case generic.JSONString:
+			s, err := e.r.String()
 			if err != nil {
-				return 0, nil, false, err
+				return 0, nil, false, bad(err)
 			}
 			switch string(s) {
 			case "NaN":
@@ -416,15 +405,17 @@ func (e *reqEncoder) scalar(f *fieldPlan) (v uint64, b []byte, zero bool, err er
 			default:
 				return 0, nil, false, errFallback
 			}
-		} else {
-			t, ok := e.number()
-			if !ok {
-				return 0, nil, false, errFallback
+		case generic.JSONNumber:
+			t, err := e.r.Number()
+			if err != nil {
+				return 0, nil, false, bad(err)
 			}
 			x, err = strconv.ParseFloat(string(t), bits)
 			if err != nil {
 				return 0, nil, false, errFallback
 			}
+		default:
+			return 0, nil, false, e.mismatch()
 		}
 		if bits == 32 {
 			u := math.Float32bits(float32(x))
@@ -435,16 +426,16 @@ func (e *reqEncoder) scalar(f *fieldPlan) (v uint64, b []byte, zero bool, err er
 	}
 	// integers, as numbers or strings
 	var t []byte
-	if e.peek() == '"' {
-		t, err = e.str()
-		if err != nil {
-			return 0, nil, false, err
-		}
-	} else {
-		var ok bool
-		if t, ok = e.number(); !ok {
-			return 0, nil, false, errFallback
-		}
+	switch kind {
+	case generic.JSONString:
+		t, err = e.r.String()
+	case generic.JSONNumber:
+		t, err = e.r.Number()
+	default:
+		return 0, nil, false, e.mismatch()
+	}
+	if err != nil {
+		return 0, nil, false, bad(err)
 	}
 	v, err = intValue(f.kind, t)
 	return v, nil, v == 0, err
@@ -520,148 +511,4 @@ func decodeBase64(s []byte) ([]byte, error) {
 		return nil, errFallback
 	}
 	return out[:n], nil
-}
-
-func (e *reqEncoder) lit(s string) bool {
-	if len(e.in)-e.pos >= len(s) && string(e.in[e.pos:e.pos+len(s)]) == s {
-		end := e.pos + len(s)
-		if end < len(e.in) && isIdentByte(e.in[end]) {
-			return false
-		}
-		e.pos = end
-		return true
-	}
-	return false
-}
-
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
-}
-
-// number reads a JSON number token and returns its text.
-func (e *reqEncoder) number() ([]byte, bool) {
-	start, i := e.pos, e.pos
-	in := e.in
-	if i < len(in) && in[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(in) && in[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return nil, false
-	}
-	if i < len(in) && in[i] == '.' {
-		i++
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
-		i++
-		if i < len(in) && (in[i] == '+' || in[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if i < len(in) && (isIdentByte(in[i]) || in[i] == '.' || in[i] == '-' || in[i] == '+') {
-		return nil, false
-	}
-	e.pos = i
-	return in[start:i], true
-}
-
-// str reads a JSON string and returns its content, unescaped. The result
-// is a slice of the input, or of e.buf when it had escapes (valid until
-// the next call).
-func (e *reqEncoder) str() ([]byte, error) {
-	if !e.eat('"') {
-		return nil, errFallback
-	}
-	in := e.in
-	start := e.pos
-	i := start
-	for i < len(in) {
-		c := in[i]
-		switch {
-		case c == '"':
-			s := in[start:i]
-			if !utf8.Valid(s) {
-				return nil, errFallback
-			}
-			e.pos = i + 1
-			return s, nil
-		case c == '\\':
-			return e.escaped(start)
-		case c < ' ':
-			return nil, errFallback
-		}
-		i++
-	}
-	return nil, errFallback
-}
-
-func (e *reqEncoder) escaped(start int) ([]byte, error) {
-	in := e.in
-	buf := e.buf[:0]
-	i := start
-	for i < len(in) {
-		c := in[i]
-		switch {
-		case c == '"':
-			if !utf8.Valid(buf) {
-				return nil, errFallback
-			}
-			e.pos = i + 1
-			e.buf = buf
-			return buf, nil
-		case c < ' ':
-			return nil, errFallback
-		case c != '\\':
-			buf = append(buf, c)
-			i++
-			continue
-		}
-		if i+1 >= len(in) {
-			return nil, errFallback
-		}
-		switch in[i+1] {
-		case '"', '\\', '/':
-			buf = append(buf, in[i+1])
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			if i+6 > len(in) {
-				return nil, errFallback
-			}
-			r, err := strconv.ParseUint(string(in[i+2:i+6]), 16, 32)
-			if err != nil || r >= 0xd800 && r <= 0xdfff {
-				return nil, errFallback
-			}
-			buf = utf8.AppendRune(buf, rune(r))
-			i += 6
-			continue
-		default:
-			return nil, errFallback
-		}
-		i += 2
-	}
-	return nil, errFallback
 }

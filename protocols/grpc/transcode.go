@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/rpcbridge/rpcbridge/generic"
 )
 
 // This file turns a reply's protobuf wire bytes straight into the JSON that
@@ -795,9 +797,9 @@ func (t *transcoder) scalar(f *fieldPlan, r rec) error {
 		out = strconv.AppendUint(out, r.v, 10)
 		out = append(out, '"')
 	case protoreflect.FloatKind:
-		out = appendFloat(out, float64(math.Float32frombits(uint32(r.v))), 32)
+		out = generic.AppendFloat(out, float64(math.Float32frombits(uint32(r.v))), 32)
 	case protoreflect.DoubleKind:
-		out = appendFloat(out, math.Float64frombits(r.v), 64)
+		out = generic.AppendFloat(out, math.Float64frombits(r.v), 64)
 	case protoreflect.StringKind:
 		var err error
 		if out, err = appendJSONString(out, r.b); err != nil {
@@ -821,35 +823,6 @@ func (t *transcoder) scalar(f *fieldPlan, r rec) error {
 	}
 	t.out = out
 	return nil
-}
-
-// appendFloat writes a float as protojson does: NaN and infinities as
-// strings, others in the shortest form for their size, with exponents
-// outside [1e-6, 1e21).
-func appendFloat(out []byte, n float64, bits int) []byte {
-	switch {
-	case math.IsNaN(n):
-		return append(out, `"NaN"`...)
-	case math.IsInf(n, 1):
-		return append(out, `"Infinity"`...)
-	case math.IsInf(n, -1):
-		return append(out, `"-Infinity"`...)
-	}
-	format := byte('f')
-	if a := math.Abs(n); a != 0 {
-		if bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21) {
-			format = 'e'
-		}
-	}
-	out = strconv.AppendFloat(out, n, format, -1, bits)
-	if format == 'e' {
-		// 1e-07 -> 1e-7
-		if l := len(out); l >= 4 && out[l-4] == 'e' && out[l-3] == '-' && out[l-2] == '0' {
-			out[l-2] = out[l-1]
-			out = out[:l-1]
-		}
-	}
-	return out
 }
 
 const hexDigits = "0123456789abcdef"

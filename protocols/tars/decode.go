@@ -312,7 +312,11 @@ func (d *decoder) value(dst []byte, t *typ, ty byte, depth int) ([]byte, error) 
 		default:
 			return nil, fmt.Errorf("want a float, got wire type %d", ty)
 		}
-		return appendFloat(dst, f, t.kind), nil
+		bits := 64
+		if t.kind == kFloat {
+			bits = 32
+		}
+		return generic.AppendFloat(dst, f, bits), nil
 	case kString:
 		s, err := r.str(ty)
 		if err != nil {
@@ -447,22 +451,6 @@ func (d *decoder) key(dst []byte, t *typ, ty byte, depth int) ([]byte, error) {
 	// Numbers, booleans and JSON text become strings.
 	text := append([]byte(nil), dst[start:]...)
 	return generic.AppendStringBytes(dst[:start], text), nil
-}
-
-func appendFloat(dst []byte, f float64, k kind) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, `"NaN"`...)
-	case math.IsInf(f, 1):
-		return append(dst, `"Infinity"`...)
-	case math.IsInf(f, -1):
-		return append(dst, `"-Infinity"`...)
-	}
-	bits := 64
-	if k == kFloat {
-		bits = 32
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
 
 // appendZero writes the zero value of t as JSON (structs with their

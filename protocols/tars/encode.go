@@ -1,6 +1,7 @@
 package tars
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -37,6 +38,9 @@ func at(err error, seg string) error {
 // inputError turns a conversion error into INVALID_ARGUMENT naming the
 // argument ("a") or the field ("a.inner.points[0].x").
 func inputError(err error) error {
+	if je, ok := err.(*generic.JSONError); ok {
+		return generic.InvalidJSON(je)
+	}
 	c, ok := err.(*convError)
 	if !ok {
 		return err
@@ -63,112 +67,257 @@ func got(raw []byte) string {
 	return string(raw)
 }
 
+// maxDepth bounds nesting, in request JSON and in replies.
+const maxDepth = 100
+
+// encoder writes request JSON as Tars values. It reads the JSON through
+// a generic.JSONReader, so input that breaks rpcbridge's JSON rules is a
+// *generic.JSONError. Struct fields go on the wire in tag order, whatever
+// the order of the JSON keys. While the keys come in tag order, which is
+// the usual case, each field is written as it is read. When one does not,
+// the object is read again from its start: a first pass notes where each
+// field's value is (generic.JSONReader.Span), then the values are read
+// from there in tag order, which checks them.
 type encoder struct {
 	b *codec.Buffer
+	// w is b's buffer, to take back what a struct wrote when its keys turn
+	// out not to be in tag order; nil: always read structs in two passes.
+	w *bytes.Buffer
 	// lenient: missing require fields get zero values (used when writing
 	// defaults and zero structs), instead of an error.
 	lenient bool
 }
 
-// fields writes the JSON object obj as the fields of s, in tag order,
-// without struct begin/end markers. An empty obj means {}.
+// span is where a field's value is in the input; end 0 means absent.
+type span struct{ start, end int32 }
+
+// fields writes obj, a JSON object (an empty body, or null, at the top
+// means {}), as the fields of s, in tag order, without struct begin/end
+// markers.
 func (e *encoder) fields(s *structDesc, obj []byte, top bool, depth int) error {
+	// The reader is a parameter of every method rather than a field: its
+	// scratch space counts as escaping, and as a field it would take b's
+	// buffers to the heap with it.
+	var jr generic.JSONReader
+	r := &jr
+	r.Reset(obj, maxDepth+1)
+	switch r.Peek() {
+	case generic.JSONEnd:
+		return e.write(r, s, nil, top, depth)
+	case generic.JSONNull:
+		if err := r.Null(); err != nil {
+			return err
+		}
+		if err := r.End(); err != nil {
+			return err
+		}
+		return e.write(r, s, nil, top, depth)
+	case generic.JSONObject:
+		return e.object(r, s, top, depth)
+	}
+	return e.notObject(r, s, top)
+}
+
+// notObject is the error for a value at the cursor that is not an object.
+func (e *encoder) notObject(r *generic.JSONReader, s *structDesc, top bool) error {
+	start := r.Offset()
+	if err := r.Skip(); err != nil {
+		return err
+	}
+	if top {
+		if err := r.End(); err != nil {
+			return err
+		}
+		return generic.Errorf(generic.CodeInvalidArgument, "request body must be a JSON object keyed by argument name, got %s", got(r.Input()[start:]))
+	}
+	return convErr("want a JSON object for %s, got %s", s.name, got(r.Input()[start:r.Offset()]))
+}
+
+// object reads the object at the cursor as struct s, and leaves the
+// cursor after it.
+func (e *encoder) object(r *generic.JSONReader, s *structDesc, top bool, depth int) error {
 	if depth > maxDepth {
 		return convErr("value nested too deeply")
 	}
-	var small [24][2]int32
-	var spans [][2]int32
+	if e.w != nil {
+		mark, size := r.Mark(), e.w.Len()
+		if done, err := e.stream(r, s, top, depth); done || err != nil {
+			return err
+		}
+		r.Rewind(mark)
+		e.w.Truncate(size)
+	}
+	var small [24]span
+	var spans []span
 	if len(s.fields) <= len(small) {
 		spans = small[:len(s.fields)]
 	} else {
-		spans = make([][2]int32, len(s.fields))
+		spans = make([]span, len(s.fields))
 	}
-	i := skipSpace(obj, 0)
-	if i < len(obj) && !(len(obj)-i == 4 && string(obj[i:]) == "null") {
-		if obj[i] != '{' {
+	var c generic.JSONContainer
+	if err := r.BeginObject(&c); err != nil {
+		return err
+	}
+	for {
+		ok, err := r.More(&c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		key, err := r.Key(&c)
+		if err != nil {
+			return err
+		}
+		f := s.byName[string(key)]
+		if f == nil {
 			if top {
-				return generic.Errorf(generic.CodeInvalidArgument, "request body must be a JSON object keyed by argument name, got %s", got(obj[i:]))
+				return generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q (want one of %s)", generic.Clip(string(key)), fieldNames(s))
 			}
-			return convErr("want a JSON object for %s, got %s", s.name, got(obj[i:]))
+			return convErr("unknown field %q in %s", generic.Clip(string(key)), s.name)
 		}
-		i = skipSpace(obj, i+1)
-		if i < len(obj) && obj[i] == '}' {
-			i++
-		} else {
-			for {
-				if i >= len(obj) || obj[i] != '"' {
-					return e.syntax(top)
-				}
-				ke, err := skipString(obj, i)
-				if err != nil {
-					return e.syntax(top)
-				}
-				key, err := stringContent(obj[i:ke])
-				if err != nil {
-					return e.syntax(top)
-				}
-				f := s.byName[string(key)]
-				if f == nil {
-					if top {
-						return generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q (want one of %s)", key, fieldNames(s))
-					}
-					return convErr("unknown field %q in %s", key, s.name)
-				}
-				i = skipSpace(obj, ke)
-				if i >= len(obj) || obj[i] != ':' {
-					return e.syntax(top)
-				}
-				i = skipSpace(obj, i+1)
-				ve, err := skipValue(obj, i, depth)
-				if err != nil {
-					return e.syntax(top)
-				}
-				spans[fieldIndex(s, f)] = [2]int32{int32(i), int32(ve)}
-				i = skipSpace(obj, ve)
-				if i >= len(obj) {
-					return e.syntax(top)
-				}
-				if obj[i] == '}' {
-					i++
-					break
-				}
-				if obj[i] != ',' {
-					return e.syntax(top)
-				}
-				i = skipSpace(obj, i+1)
-			}
+		start, end, err := r.Span()
+		if err != nil {
+			return err
 		}
-		if skipSpace(obj, i) != len(obj) && top {
-			return e.syntax(top)
+		spans[fieldIndex(s, f)] = span{int32(start), int32(end)}
+	}
+	if top {
+		if err := r.End(); err != nil {
+			return err
 		}
 	}
-	for k, f := range s.fields {
-		sp := spans[k]
-		v := obj[sp[0]:sp[1]]
-		if sp[1] == 0 || isNull(v) {
-			switch {
-			case f.def != nil:
-				saved := e.lenient
-				e.lenient = true
-				err := e.value(f.t, f.def, f.tag, depth+1)
-				e.lenient = saved
-				if err != nil {
-					return at(err, "."+f.name)
-				}
-				continue
-			case f.require && !e.lenient && !top:
-				return at(convErr("required field of %s is missing", s.name), "."+f.name)
+	after := r.Offset()
+	if err := e.write(r, s, spans, top, depth); err != nil {
+		return err
+	}
+	r.Seek(after)
+	return nil
+}
+
+// stream reads the object at the cursor as struct s in one pass, writing
+// each field as it comes, as long as the keys come in tag order. done is
+// false, with a nil error, when a key comes out of order or a required
+// field is missing by then: the caller starts the object again.
+func (e *encoder) stream(r *generic.JSONReader, s *structDesc, top bool, depth int) (done bool, err error) {
+	var c generic.JSONContainer
+	if err := r.BeginObject(&c); err != nil {
+		return false, err
+	}
+	next := 0 // the next field to write
+	for {
+		ok, err := r.More(&c)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			break
+		}
+		key, err := r.Key(&c)
+		if err != nil {
+			return false, err
+		}
+		f := s.byName[string(key)]
+		if f == nil {
+			if top {
+				return false, generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q (want one of %s)", generic.Clip(string(key)), fieldNames(s))
 			}
-			if err := e.zero(f.t, f.tag, depth+1); err != nil {
+			return false, convErr("unknown field %q in %s", generic.Clip(string(key)), s.name)
+		}
+		k := fieldIndex(s, f)
+		if k < next {
+			return false, nil
+		}
+		for ; next < k; next++ {
+			if missing(s.fields[next], e.lenient, top) {
+				return false, nil // it may come later
+			}
+			if err := e.absent(r, s, s.fields[next], top, depth); err != nil {
+				return false, err
+			}
+		}
+		next = k + 1
+		if r.Peek() == generic.JSONNull {
+			if err := r.Null(); err != nil {
+				return false, err
+			}
+			if missing(f, e.lenient, top) {
+				return false, nil
+			}
+			if err := e.absent(r, s, f, top, depth); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if err := e.value(r, f.t, f.tag, depth+1); err != nil {
+			return false, at(err, "."+f.name)
+		}
+	}
+	if top {
+		if err := r.End(); err != nil {
+			return false, err
+		}
+	}
+	for ; next < len(s.fields); next++ {
+		if err := e.absent(r, s, s.fields[next], top, depth); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// missing says that field f, when absent, is an error.
+func missing(f *fieldDesc, lenient, top bool) bool {
+	return f.def == nil && f.require && !lenient && !top
+}
+
+// absent writes field f of s, absent from the JSON (or null): its IDL
+// default or zero value, or the error for a missing required field.
+func (e *encoder) absent(r *generic.JSONReader, s *structDesc, f *fieldDesc, top bool, depth int) error {
+	if f.def != nil {
+		if err := e.writeDefault(f, depth+1); err != nil {
+			return at(err, "."+f.name)
+		}
+		return nil
+	}
+	if missing(f, e.lenient, top) {
+		return at(convErr("required field of %s is missing", s.name), "."+f.name)
+	}
+	return e.zero(r, f.t, f.tag, depth+1)
+}
+
+// write writes the fields of s from their spans (nil: all absent).
+func (e *encoder) write(r *generic.JSONReader, s *structDesc, spans []span, top bool, depth int) error {
+	for k, f := range s.fields {
+		var sp span
+		if spans != nil {
+			sp = spans[k]
+		}
+		if sp.end == 0 || isNull(r.Input()[sp.start:sp.end]) {
+			if err := e.absent(r, s, f, top, depth); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := e.value(f.t, v, f.tag, depth+1); err != nil {
+		r.Seek(int(sp.start))
+		if err := e.value(r, f.t, f.tag, depth+1); err != nil {
 			return at(err, "."+f.name)
 		}
 	}
 	return nil
+}
+
+// writeDefault writes f's IDL default, read by the same code as requests
+// (with a reader of its own).
+func (e *encoder) writeDefault(f *fieldDesc, depth int) error {
+	var dr generic.JSONReader
+	dr.Reset(f.def, maxDepth+1)
+	lenient := e.lenient
+	e.lenient = true
+	err := e.value(&dr, f.t, f.tag, depth)
+	e.lenient = lenient
+	return err
 }
 
 func fieldIndex(s *structDesc, f *fieldDesc) int {
@@ -190,39 +339,82 @@ func fieldNames(s *structDesc) string {
 
 func isNull(v []byte) bool { return len(v) == 4 && string(v) == "null" }
 
-func (e *encoder) syntax(top bool) error {
-	if top {
-		return generic.Errorf(generic.CodeInvalidArgument, "request body is not valid JSON")
+// mismatch is the error for a value at the cursor that does not fit: the
+// reader's error if it is not valid JSON, else convErr(format, args...,
+// the value's text).
+func (e *encoder) mismatch(r *generic.JSONReader, format string, args ...any) error {
+	start := r.Offset()
+	if err := r.Skip(); err != nil {
+		return err
 	}
-	return convErr("malformed JSON")
+	return convErr(format, append(args, got(r.Input()[start:r.Offset()]))...)
 }
 
-// value writes the JSON value v (no surrounding space) as type t at tag.
-func (e *encoder) value(t *typ, v []byte, tag byte, depth int) error {
+// token reads a number, or a string, at the cursor and returns its text
+// (with the quotes, for a string; content is the string unescaped). ok is
+// false, and nothing is read, for other kinds.
+func (e *encoder) token(r *generic.JSONReader, kind generic.JSONKind) (tok, content []byte, ok bool, err error) {
+	start := r.Offset()
+	switch kind {
+	case generic.JSONNumber:
+		tok, err = r.Number()
+		return tok, nil, true, err
+	case generic.JSONString:
+		content, err = r.String()
+		return r.Input()[start:r.Offset()], content, true, err
+	}
+	return nil, nil, false, nil
+}
+
+// value writes the JSON value at the cursor as type t at tag, and leaves
+// the cursor after it.
+func (e *encoder) value(r *generic.JSONReader, t *typ, tag byte, depth int) error {
 	if depth > maxDepth {
 		return convErr("value nested too deeply")
 	}
-	if isNull(v) {
-		return e.zero(t, tag, depth)
+	kind := r.Peek()
+	if kind == generic.JSONNull {
+		if err := r.Null(); err != nil {
+			return err
+		}
+		return e.zero(r, t, tag, depth)
 	}
 	b := e.b
 	switch t.kind {
 	case kBool:
-		switch string(v) {
-		case "true":
-			return b.WriteInt8(1, tag)
-		case "false":
-			return b.WriteInt8(0, tag)
+		if kind != generic.JSONTrue && kind != generic.JSONFalse {
+			return e.mismatch(r, "want a boolean, got %s")
 		}
-		return convErr("want a boolean, got %s", got(v))
+		v, err := r.Bool()
+		if err != nil {
+			return err
+		}
+		if v {
+			return b.WriteInt8(1, tag)
+		}
+		return b.WriteInt8(0, tag)
 	case kByte, kShort, kInt, kLong:
-		n, err := parseInt(v, bitsOf(t.kind))
+		tok, _, ok, err := e.token(r, kind)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return e.mismatch(r, "want %s (an integer), got %s", t.name)
+		}
+		n, err := parseInt(tok, bitsOf(t.kind))
 		if err != nil {
 			return convErr("%s", intMessage(err, t))
 		}
 		return b.WriteInt64(n, tag)
 	case kUByte, kUShort, kUInt:
-		n, err := parseUint(v, bitsOf(t.kind))
+		tok, _, ok, err := e.token(r, kind)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return e.mismatch(r, "want %s (an integer), got %s", t.name)
+		}
+		n, err := parseUint(tok, bitsOf(t.kind))
 		if err != nil {
 			return convErr("%s", intMessage(err, t))
 		}
@@ -233,173 +425,188 @@ func (e *encoder) value(t *typ, v []byte, tag byte, depth int) error {
 		if t.kind == kFloat {
 			bits = 32
 		}
+		tok, _, ok, err := e.token(r, kind)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return e.mismatch(r, "want a number (%s), got %s", t.name)
+		}
 		var f float64
-		var err error
-		if v[0] == '"' {
-			f, err = generic.ParseFloat(v, bits)
+		if kind == generic.JSONString {
+			f, err = generic.ParseFloat(tok, bits)
 		} else {
-			f, err = strconv.ParseFloat(string(v), bits)
+			f, err = strconv.ParseFloat(string(tok), bits)
 		}
 		if err != nil {
-			return convErr("want a number (%s), got %s", t.name, got(v))
+			return convErr("want a number (%s), got %s", t.name, got(tok))
 		}
 		if t.kind == kFloat {
 			return b.WriteFloat32(float32(f), tag)
 		}
 		return b.WriteFloat64(f, tag)
 	case kString:
-		if v[0] != '"' {
-			return convErr("want a string, got %s", got(v))
+		if kind != generic.JSONString {
+			return e.mismatch(r, "want a string, got %s")
 		}
-		s, err := stringContent(v)
+		s, err := r.String()
 		if err != nil {
-			return convErr("malformed JSON string")
+			return err
 		}
 		return writeString(b, s, tag)
 	case kBytes:
-		if v[0] != '"' {
-			return convErr("want a base64 string, got %s", got(v))
+		if kind != generic.JSONString {
+			return e.mismatch(r, "want a base64 string, got %s")
 		}
-		s, err := stringContent(v)
+		start := r.Offset()
+		s, err := r.String()
 		if err != nil {
-			return convErr("malformed JSON string")
+			return err
 		}
 		raw, err := decodeBase64(s)
 		if err != nil {
-			return convErr("want base64, got %s", got(v))
+			return convErr("want base64, got %s", got(r.Input()[start:r.Offset()]))
 		}
 		_ = b.WriteHead(codec.SimpleList, tag)
 		_ = b.WriteHead(codec.BYTE, 0)
 		_ = b.WriteInt32(int32(len(raw)), 0)
 		return b.WriteBytes(raw)
 	case kEnum:
-		n, err := enumValue(t.en, v)
+		tok, content, ok, err := e.token(r, kind)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return e.mismatch(r, "want a name or number of enum %s, got %s", t.en.name)
+		}
+		n, err := enumValue(t.en, tok, content, kind == generic.JSONString)
 		if err != nil {
 			return convErr("%s", err.Error())
 		}
 		return b.WriteInt32(n, tag)
 	case kStruct:
-		if v[0] != '{' {
-			return convErr("want a JSON object for %s, got %s", t.st.name, got(v))
+		if kind != generic.JSONObject {
+			return e.mismatch(r, "want a JSON object for %s, got %s", t.st.name)
 		}
 		_ = b.WriteHead(codec.StructBegin, tag)
-		if err := e.fields(t.st, v, false, depth+1); err != nil {
+		if err := e.object(r, t.st, false, depth+1); err != nil {
 			return err
 		}
 		return b.WriteHead(codec.StructEnd, 0)
 	case kVector:
-		return e.vector(t, v, tag, depth)
+		return e.vector(r, t, kind, tag, depth)
 	case kMap:
-		return e.mapValue(t, v, tag, depth)
+		return e.mapValue(r, t, kind, tag, depth)
 	}
 	return convErr("unsupported type %s", t.name)
 }
 
-func (e *encoder) vector(t *typ, v []byte, tag byte, depth int) error {
-	if v[0] != '[' {
-		return convErr("want a JSON array (%s), got %s", t.name, got(v))
+func (e *encoder) vector(r *generic.JSONReader, t *typ, kind generic.JSONKind, tag byte, depth int) error {
+	if kind != generic.JSONArray {
+		return e.mismatch(r, "want a JSON array (%s), got %s", t.name)
 	}
-	// First pass counts the elements; the count precedes them on the wire.
-	n := 0
-	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
-		end, err := skipValue(v, i, depth)
-		if err != nil {
-			return convErr("malformed JSON array")
-		}
-		n++
-		i = skipSpace(v, end)
-		if i < len(v) && v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
+	// The count precedes the elements on the wire.
+	n, err := r.Count()
+	if err != nil {
+		return err
 	}
 	_ = e.b.WriteHead(codec.LIST, tag)
 	_ = e.b.WriteInt32(int32(n), 0)
-	idx := 0
-	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; idx++ {
-		end, _ := skipValue(v, i, depth)
-		if err := e.value(t.elem, v[i:end], 0, depth+1); err != nil {
+	var c generic.JSONContainer
+	if err := r.BeginArray(&c); err != nil {
+		return err
+	}
+	for idx := 0; ; idx++ {
+		ok, err := r.More(&c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if err := e.value(r, t.elem, 0, depth+1); err != nil {
 			return at(err, "["+strconv.Itoa(idx)+"]")
 		}
-		i = skipSpace(v, end)
-		if i < len(v) && v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
 	}
-	return nil
 }
 
-func (e *encoder) mapValue(t *typ, v []byte, tag byte, depth int) error {
-	if v[0] != '{' {
-		return convErr("want a JSON object (%s), got %s", t.name, got(v))
+func (e *encoder) mapValue(r *generic.JSONReader, t *typ, kind generic.JSONKind, tag byte, depth int) error {
+	if kind != generic.JSONObject {
+		return e.mismatch(r, "want a JSON object (%s), got %s", t.name)
 	}
-	type entry struct{ k, v [2]int }
-	n := 0
-	for i := skipSpace(v, 1); i < len(v) && v[i] != '}'; {
-		ke, err := skipString(v, i)
-		if err != nil || v[i] != '"' {
-			return convErr("malformed JSON object")
-		}
-		i = skipSpace(v, ke)
-		if i >= len(v) || v[i] != ':' {
-			return convErr("malformed JSON object")
-		}
-		end, err := skipValue(v, skipSpace(v, i+1), depth)
-		if err != nil {
-			return convErr("malformed JSON object")
-		}
-		n++
-		i = skipSpace(v, end)
-		if i < len(v) && v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
+	n, err := r.Count()
+	if err != nil {
+		return err
 	}
 	_ = e.b.WriteHead(codec.MAP, tag)
 	_ = e.b.WriteInt32(int32(n), 0)
-	for i := skipSpace(v, 1); i < len(v) && v[i] != '}'; {
-		ke, _ := skipString(v, i)
-		keyTok := v[i:ke]
-		i = skipSpace(v, skipSpace(v, ke)+1)
-		end, _ := skipValue(v, i, depth)
-		kc, err := stringContent(keyTok)
+	var c generic.JSONContainer
+	if err := r.BeginObject(&c); err != nil {
+		return err
+	}
+	for {
+		ok, err := r.More(&c)
 		if err != nil {
-			return convErr("malformed JSON object key")
+			return err
 		}
-		if err := e.key(t.key, keyTok, kc, depth+1); err != nil {
-			return at(err, "["+strconv.Quote(string(kc))+"]")
+		if !ok {
+			return nil
 		}
-		if err := e.value(t.elem, v[i:end], 1, depth+1); err != nil {
-			return at(err, "["+strconv.Quote(string(kc))+"]")
+		r.Peek()
+		koff := r.Offset()
+		kc, err := r.Key(&c)
+		if err != nil {
+			return err
 		}
-		i = skipSpace(v, end)
-		if i < len(v) && v[i] == ',' {
-			i = skipSpace(v, i+1)
+		if err := e.key(r, t.key, koff, kc, depth+1); err != nil {
+			return at(err, "["+strconv.Quote(r.StringAt(koff))+"]")
+		}
+		if err := e.value(r, t.elem, 1, depth+1); err != nil {
+			return at(err, "["+strconv.Quote(r.StringAt(koff))+"]")
 		}
 	}
-	return nil
 }
 
-// key writes a map key, given as a JSON object key: the key string itself
-// for strings, its text for numbers, booleans and enums, and JSON text for
-// structs, vectors and maps.
-func (e *encoder) key(t *typ, tok, content []byte, depth int) error {
+// key writes a map key, given as a JSON object key (the string at offset
+// off, content its text): the key string itself for strings, its text for
+// numbers, booleans and enums, and JSON text for structs, vectors and
+// maps. It leaves the cursor where it was.
+func (e *encoder) key(r *generic.JSONReader, t *typ, off int, content []byte, depth int) error {
 	switch t.kind {
 	case kString:
 		return writeString(e.b, content, 0)
 	case kBool:
-		return e.value(t, content, 0, depth)
+		switch string(content) {
+		case "true":
+			return e.b.WriteInt8(1, 0)
+		case "false":
+			return e.b.WriteInt8(0, 0)
+		}
+		return convErr("want a boolean, got %s", got(content))
 	case kByte, kShort, kInt, kLong, kUByte, kUShort, kUInt, kFloat, kDouble, kEnum, kBytes:
-		return e.value(t, tok, 0, depth)
+		// The quoted key, read again as a value of t.
+		pos := r.Offset()
+		r.Seek(off)
+		err := e.value(r, t, 0, depth)
+		r.Seek(pos)
+		return err
 	}
-	trimmed := content[skipSpace(content, 0):]
-	end, err := skipValue(trimmed, 0, depth)
-	if err != nil || skipSpace(trimmed, end) != len(trimmed) {
-		return convErr("map key must hold JSON for %s, got %s", t.name, got(content))
+	// The key holds JSON for t, read by a reader of its own.
+	text := append([]byte(nil), content...)
+	var kr generic.JSONReader
+	kr.Reset(text, maxDepth+1)
+	err := e.value(&kr, t, 0, depth)
+	if err == nil {
+		err = kr.End()
 	}
-	return e.value(t, trimmed[:end], 0, depth)
+	if _, bad := err.(*generic.JSONError); bad {
+		return convErr("map key must hold JSON for %s, got %s", t.name, got(text))
+	}
+	return err
 }
 
 // zero writes the zero value of t (the IDL defaults inside structs).
-func (e *encoder) zero(t *typ, tag byte, depth int) error {
+func (e *encoder) zero(r *generic.JSONReader, t *typ, tag byte, depth int) error {
 	if depth > maxDepth {
 		return generic.Errorf(generic.CodeInvalidArgument, "value nested too deeply")
 	}
@@ -425,7 +632,7 @@ func (e *encoder) zero(t *typ, tag byte, depth int) error {
 		_ = b.WriteHead(codec.StructBegin, tag)
 		saved := e.lenient
 		e.lenient = true
-		err := e.fields(t.st, nil, false, depth+1)
+		err := e.write(r, t.st, nil, false, depth+1)
 		e.lenient = saved
 		if err != nil {
 			return err
@@ -468,27 +675,25 @@ func decodeBase64(s []byte) ([]byte, error) {
 	return out[:n], err
 }
 
-func enumValue(en *enumDesc, v []byte) (int32, error) {
-	if v[0] == '"' {
-		s, err := stringContent(v)
-		if err != nil {
-			return 0, err
-		}
-		if n, ok := en.byName[string(s)]; ok {
+// enumValue reads an enum from a JSON token: a name or a number, as a
+// number or a string (content is the string's text).
+func enumValue(en *enumDesc, tok, content []byte, isString bool) (int32, error) {
+	if isString {
+		if n, ok := en.byName[string(content)]; ok {
 			return n, nil
 		}
-		if n, err := strconv.ParseInt(string(s), 10, 32); err == nil {
+		if n, err := strconv.ParseInt(string(content), 10, 32); err == nil {
 			return int32(n), nil
 		}
 		names := make([]string, len(en.values))
 		for i, ev := range en.values {
 			names[i] = ev.Name
 		}
-		return 0, fmt.Errorf("%q is not a value of enum %s (want one of %s)", s, en.name, strings.Join(names, ", "))
+		return 0, fmt.Errorf("%q is not a value of enum %s (want one of %s)", content, en.name, strings.Join(names, ", "))
 	}
-	n, err := parseInt(v, 32)
+	n, err := parseInt(tok, 32)
 	if err != nil {
-		return 0, fmt.Errorf("want a name or number of enum %s, got %s", en.name, got(v))
+		return 0, fmt.Errorf("want a name or number of enum %s, got %s", en.name, got(tok))
 	}
 	return int32(n), nil
 }

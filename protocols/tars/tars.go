@@ -182,13 +182,13 @@ func (p *Protocol) encodeRequest(out *bytes.Buffer, md *methodDesc, servant stri
 // as a TUP map from argument name to its value at tag 0.
 func (p *Protocol) encodeArgs(w *bytes.Buffer, md *methodDesc, body []byte) error {
 	if p.opts.Version == versionTars {
-		e := encoder{b: codec.NewBuffer(w)}
+		e := encoder{b: codec.NewBuffer(w), w: w}
 		return inputError(e.fields(md.args, body, true, 0))
 	}
 	// TUP: encode the arguments as usual, then re-frame each one.
 	tmp := p.getBuf()
 	defer p.putBuf(tmp)
-	e := encoder{b: codec.NewBuffer(tmp)}
+	e := encoder{b: codec.NewBuffer(tmp), w: tmp}
 	if err := e.fields(md.args, body, true, 0); err != nil {
 		return inputError(err)
 	}
@@ -515,7 +515,7 @@ func (c *client) conn(ctx context.Context) (*conn, error) {
 func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Result, error) {
 	md := c.p.methods[call.Method]
 	if md == nil {
-		return nil, generic.Errorf(generic.CodeNotFound, "method %q is not in Tars interface %s", call.Method, c.p.schema.Name)
+		return nil, generic.Errorf(generic.CodeNotFound, "method %q is not in Tars interface %s", generic.Clip(call.Method), c.p.schema.Name)
 	}
 	body := call.Body
 	if len(call.Params) > 0 {

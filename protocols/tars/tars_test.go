@@ -158,7 +158,7 @@ func TestTarsAgainstTarsGoServant(t *testing.T) {
 				{"BadBase64", "reverse", `{"data":"%%%"}`, generic.CodeInvalidArgument, 0, `argument "data"`},
 				{"BadMapKey", "echoAll", `{"a":{"imap":{"x":"y"}}}`, generic.CodeInvalidArgument, 0, `"a.imap[\"x\"]"`},
 				{"BodyNotObject", "add", `[1,2]`, generic.CodeInvalidArgument, 0, "JSON object"},
-				{"MalformedJSON", "add", `{"a":1`, generic.CodeInvalidArgument, 0, "not valid JSON"},
+				{"MalformedJSON", "add", `{"a":1`, generic.CodeInvalidArgument, 0, "invalid JSON at offset 6: unexpected end of input"},
 			}
 			for _, tc := range bad {
 				t.Run(tc.name, func(t *testing.T) {

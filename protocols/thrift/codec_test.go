@@ -92,8 +92,8 @@ func TestStructWithMoreThan64Fields(t *testing.T) {
 		t.Fatalf("got %v want missing required w.last", err)
 	}
 	_, err = convert(t, p, "put", `{"w":{"f66":1,"f66":2,"last":"x"}}`, "binary")
-	if err == nil || !strings.Contains(err.Error(), `field "f66" appears twice`) {
-		t.Fatalf("got %v want duplicate field error", err)
+	if want := `invalid JSON at offset 14: duplicate key "f66"`; err == nil || err.Error() != want {
+		t.Fatalf("got %v want %s", err, want)
 	}
 }
 
@@ -137,7 +137,6 @@ func TestJSONStringsAndNumbers(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`{"msg":"a\"b\\c\/d\b\f\n\r\t"}`, `{"msg":"a\"b\\c/d\b\f\n\r\t"}`},
 		{`{"msg":"\u00e9\ud83d\ude00"}`, `{"msg":"é😀"}`},
-		{`{"msg":"\ud83d"}`, `{"msg":"\ufffd"}`},
 		{`{"msg":"\u0001"}`, `{"msg":"\u0001"}`},
 		{` { "msg" : "x" } `, `{"msg":"x"}`},
 	} {
@@ -162,10 +161,11 @@ func TestJSONStringsAndNumbers(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`{"a":9223372036854775808}`, `field "a": 9223372036854775808 is out of range for i64`},
 		{`{"d":128}`, `field "d": 128 is out of range for i8`},
-		{`{"a":01}`, `not valid JSON`},
-		{`{"a":1}x`, `not valid JSON`},
-		{`{"a":"1}`, `not valid JSON`},
-		{`{"a":tru}`, `not valid JSON`},
+		{`{"a":01}`, `invalid JSON at offset 5: leading zero in number`},
+		{`{"a":1}x`, `invalid JSON at offset 7: unexpected data after the value`},
+		{`{"a":"1}`, `invalid JSON at offset 8: unterminated string`},
+		{`{"a":tru}`, `invalid JSON at offset 8: unexpected character '}', want "true"`},
+		{`{"a":"\ud83d"}`, `invalid JSON at offset 6: lone surrogate \ud83d`},
 		{`{"a":[1]}`, `field "a": want i64, got an array`},
 		{`{"a":{}}`, `field "a": want i64, got an object`},
 		{`"x"`, `request body must be a JSON object keyed by argument name, got "x"`},

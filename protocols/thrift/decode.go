@@ -108,7 +108,7 @@ func (d *decoder) value(t *ttype, depth int) error {
 		if err != nil {
 			return err
 		}
-		d.out = appendFloat(d.out, v)
+		d.out = generic.AppendFloat(d.out, v, 64)
 	case kString:
 		v, err := d.p.ReadString(d.ctx)
 		if err != nil {
@@ -236,8 +236,12 @@ func (d *decoder) key(t *ttype, depth int) error {
 		if err != nil {
 			return err
 		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			d.out = generic.AppendFloat(d.out, v, 64) // "NaN", "Infinity": already a string
+			return nil
+		}
 		d.out = append(d.out, '"')
-		d.out = appendFloatText(d.out, v)
+		d.out = generic.AppendFloat(d.out, v, 64)
 		d.out = append(d.out, '"')
 		return nil
 	}
@@ -248,37 +252,4 @@ func (d *decoder) key(t *ttype, depth int) error {
 	text := string(d.out[start:])
 	d.out = generic.AppendString(d.out[:start], text)
 	return nil
-}
-
-// appendFloat writes a double as JSON: a number, or "NaN", "Infinity",
-// "-Infinity" as strings.
-func appendFloat(b []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		b = append(b, '"')
-		b = appendFloatText(b, v)
-		return append(b, '"')
-	}
-	return appendFloatText(b, v)
-}
-
-func appendFloatText(b []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Infinity"...)
-	}
-	abs := math.Abs(v)
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		b = strconv.AppendFloat(b, v, 'e', -1, 64)
-		// 1e-07 -> 1e-7, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-		return b
-	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }

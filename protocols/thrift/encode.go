@@ -61,7 +61,7 @@ func badInput(format string, args ...any) error {
 // the compiled descriptor tree. It is reused across calls on one
 // connection and allocates nothing for most values.
 type encoder struct {
-	r   jreader
+	r   generic.JSONReader
 	p   thrift.TProtocol
 	ctx context.Context
 	bin []byte // base64 scratch
@@ -70,66 +70,123 @@ type encoder struct {
 // writeArgs writes body (a JSON object keyed by argument name) as the
 // arguments struct. An empty body is an empty object.
 func (e *encoder) writeArgs(sd *structDesc, body []byte) error {
-	e.r.reset(body)
-	if e.r.peek() == 0 {
-		e.r.reset([]byte("{}"))
+	e.r.Reset(body, maxDepth)
+	if e.r.Peek() == generic.JSONEnd {
+		e.r.Reset([]byte("{}"), maxDepth)
 	}
-	if e.r.peek() != '{' {
-		return badInput("request body must be a JSON object keyed by argument name, got %s", e.r.describe())
+	if e.r.Peek() != generic.JSONObject {
+		if err := e.checkValue(); err != nil {
+			return err
+		}
+		return badInput("request body must be a JSON object keyed by argument name, got %s", e.describe())
 	}
 	if err := e.writeStruct(sd, 0); err != nil {
 		return err
 	}
-	if e.r.peek() != 0 {
-		return e.r.fail("unexpected data after the request object")
+	return e.r.End()
+}
+
+// checkValue reads the next value to see that it is valid JSON (the
+// reader's error if not) and goes back to its start.
+func (e *encoder) checkValue() error {
+	e.r.Peek()
+	save := e.r.Offset()
+	if err := e.r.Skip(); err != nil {
+		return err
 	}
+	e.r.Seek(save)
 	return nil
 }
 
 // wantGot reports a value of the wrong type, or a syntax error when the
 // value is not valid JSON at all.
 func (e *encoder) wantGot(want string) error {
-	save := e.r.i
-	if err := e.r.skip(0); err != nil {
+	if err := e.checkValue(); err != nil {
 		return err
 	}
-	e.r.i = save
-	return badInput("want %s, got %s", want, e.r.describe())
+	return badInput("want %s, got %s", want, e.describe())
+}
+
+// describe says what the next value is, for "got ..." in messages; it
+// does not consume it.
+func (e *encoder) describe() string {
+	save := e.r.Offset()
+	defer e.r.Seek(save)
+	switch e.r.Peek() {
+	case generic.JSONObject:
+		return "an object"
+	case generic.JSONArray:
+		return "an array"
+	case generic.JSONTrue:
+		return "true"
+	case generic.JSONFalse:
+		return "false"
+	case generic.JSONNull:
+		return "null"
+	case generic.JSONString:
+		s, err := e.r.String()
+		if err != nil {
+			return "a bad string"
+		}
+		return shortQuote(s)
+	case generic.JSONNumber:
+		n, err := e.r.Number()
+		if err != nil {
+			return "a bad number"
+		}
+		return "the number " + short(string(n))
+	}
+	return "nothing"
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+func shortQuote(b []byte) string {
+	if len(b) > 40 {
+		return strconv.Quote(string(b[:40])) + "..."
+	}
+	return strconv.Quote(string(b))
 }
 
 func (e *encoder) writeStruct(sd *structDesc, depth int) error {
 	if depth > maxDepth {
 		return badInput("nesting deeper than %d", maxDepth)
 	}
-	if e.r.peek() != '{' {
+	if e.r.Peek() != generic.JSONObject {
 		return e.wantGot(sd.category + " " + sd.name + " (a JSON object)")
 	}
-	e.r.i++
+	var c generic.JSONContainer
+	if err := e.r.BeginObject(&c); err != nil {
+		return err
+	}
 	if err := e.p.WriteStructBegin(e.ctx, sd.name); err != nil {
 		return err
 	}
-	var small uint64
-	var big []bool
+	// keyed marks the fields the object names (to refuse a second key for
+	// one, which the reader does not track here), written those it sets
+	// (null sets nothing).
+	var keyed, written uint64
+	var big []uint8 // the same two bits per field, past 64 fields
 	if len(sd.fields) > 64 {
-		big = make([]bool, len(sd.fields))
-	}
-	seen := func(f *fieldDesc) bool {
-		if big != nil {
-			return big[f.index]
-		}
-		return small&(1<<uint(f.index)) != 0
+		big = make([]uint8, len(sd.fields))
 	}
 	set := 0
 	var first *fieldDesc
-	for more := true; ; more = false {
-		ok, err := e.r.more('}', more)
+	for {
+		ok, err := e.r.More(&c)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		key, err := e.r.str()
+		koff := e.r.Offset()
+		key, err := e.r.KeyUnchecked(&c)
 		if err != nil {
 			return err
 		}
@@ -137,22 +194,27 @@ func (e *encoder) writeStruct(sd *structDesc, depth int) error {
 		if f == nil {
 			return badInput("unknown field %s in %s %s (fields: %s)", shortQuote(key), sd.category, sd.name, fieldNames(sd))
 		}
-		if err := e.r.expect(':'); err != nil {
-			return err
+		if big != nil {
+			if big[f.index]&1 != 0 {
+				return e.r.DuplicateKey(koff)
+			}
+			big[f.index] |= 1
+		} else {
+			if keyed&(1<<uint(f.index)) != 0 {
+				return e.r.DuplicateKey(koff)
+			}
+			keyed |= 1 << uint(f.index)
 		}
-		if e.r.peek() == 'n' {
-			if err := e.r.literal("null"); err != nil {
+		if e.r.Peek() == generic.JSONNull {
+			if err := e.r.Null(); err != nil {
 				return err
 			}
 			continue
 		}
-		if seen(f) {
-			return badInput("field %q appears twice", f.name)
-		}
 		if big != nil {
-			big[f.index] = true
+			big[f.index] |= 2
 		} else {
-			small |= 1 << uint(f.index)
+			written |= 1 << uint(f.index)
 		}
 		set++
 		if sd.isUnion() {
@@ -165,6 +227,12 @@ func (e *encoder) writeStruct(sd *structDesc, depth int) error {
 			return err
 		}
 	}
+	seen := func(f *fieldDesc) bool {
+		if big != nil {
+			return big[f.index]&2 != 0
+		}
+		return written&(1<<uint(f.index)) != 0
+	}
 	if sd.isUnion() && set != 1 {
 		return badInput("union %s takes exactly one field, got none", sd.name)
 	}
@@ -176,11 +244,9 @@ func (e *encoder) writeStruct(sd *structDesc, depth int) error {
 			return at(badInput("missing required field"), f.name)
 		}
 		saved := e.r
-		e.r.reset(f.def)
+		e.r.Reset(f.def, maxDepth)
 		err := e.field(f, depth)
-		buf := e.r.buf
 		e.r = saved
-		e.r.buf = buf
 		if err != nil {
 			return err
 		}
@@ -212,17 +278,13 @@ func fieldNames(sd *structDesc) string {
 func (e *encoder) value(t *ttype, depth int) error {
 	switch t.kind {
 	case kBool:
-		switch e.r.peek() {
-		case 't':
-			if err := e.r.literal("true"); err != nil {
+		switch e.r.Peek() {
+		case generic.JSONTrue, generic.JSONFalse:
+			v, err := e.r.Bool()
+			if err != nil {
 				return err
 			}
-			return e.p.WriteBool(e.ctx, true)
-		case 'f':
-			if err := e.r.literal("false"); err != nil {
-				return err
-			}
-			return e.p.WriteBool(e.ctx, false)
+			return e.p.WriteBool(e.ctx, v)
 		}
 		return e.wantGot("bool")
 	case kByte:
@@ -256,10 +318,10 @@ func (e *encoder) value(t *ttype, depth int) error {
 		}
 		return e.p.WriteDouble(e.ctx, v)
 	case kString:
-		if e.r.peek() != '"' {
+		if e.r.Peek() != generic.JSONString {
 			return e.wantGot("string")
 		}
-		s, err := e.r.str()
+		s, err := e.r.String()
 		if err != nil {
 			return err
 		}
@@ -267,10 +329,10 @@ func (e *encoder) value(t *ttype, depth int) error {
 		// protocols; WriteBinary spares a []byte -> string copy.
 		return e.p.WriteBinary(e.ctx, s)
 	case kBinary:
-		if e.r.peek() != '"' {
+		if e.r.Peek() != generic.JSONString {
 			return e.wantGot("binary (base64 string)")
 		}
-		s, err := e.r.str()
+		s, err := e.r.String()
 		if err != nil {
 			return err
 		}
@@ -291,10 +353,10 @@ func (e *encoder) value(t *ttype, depth int) error {
 		if depth > maxDepth {
 			return badInput("nesting deeper than %d", maxDepth)
 		}
-		if e.r.peek() != '[' {
+		if e.r.Peek() != generic.JSONArray {
 			return e.wantGot(t.describe() + " (a JSON array)")
 		}
-		n, err := e.r.count()
+		n, err := e.r.Count()
 		if err != nil {
 			return err
 		}
@@ -306,22 +368,24 @@ func (e *encoder) value(t *ttype, depth int) error {
 		if err != nil {
 			return err
 		}
-		e.r.i++
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				if err := e.r.expect(','); err != nil {
-					return err
-				}
+		var c generic.JSONContainer
+		if err := e.r.BeginArray(&c); err != nil {
+			return err
+		}
+		for i := 0; ; i++ {
+			ok, err := e.r.More(&c)
+			if err != nil {
+				return err
 			}
-			if e.r.peek() == 'n' {
+			if !ok {
+				break
+			}
+			if e.r.Peek() == generic.JSONNull {
 				return at(e.wantGot(t.elem.describe()), "["+strconv.Itoa(i)+"]")
 			}
 			if err := e.value(t.elem, depth+1); err != nil {
 				return at(err, "["+strconv.Itoa(i)+"]")
 			}
-		}
-		if err := e.r.expect(']'); err != nil {
-			return err
 		}
 		if t.kind == kList {
 			return e.p.WriteListEnd(e.ctx)
@@ -331,57 +395,51 @@ func (e *encoder) value(t *ttype, depth int) error {
 		if depth > maxDepth {
 			return badInput("nesting deeper than %d", maxDepth)
 		}
-		if e.r.peek() != '{' {
+		if e.r.Peek() != generic.JSONObject {
 			return e.wantGot(t.describe() + " (a JSON object)")
 		}
 		switch t.key.kind {
 		case kStruct, kList, kSet, kMap:
 			return badInput("maps keyed by %s cannot be written in JSON: object keys are strings", t.key.describe())
 		}
-		n, err := e.r.count()
+		n, err := e.r.Count()
 		if err != nil {
 			return err
 		}
 		if err := e.p.WriteMapBegin(e.ctx, t.key.wire, t.elem.wire, n); err != nil {
 			return err
 		}
-		e.r.i++
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				if err := e.r.expect(','); err != nil {
-					return err
-				}
+		var c generic.JSONContainer
+		if err := e.r.BeginObject(&c); err != nil {
+			return err
+		}
+		for {
+			ok, err := e.r.More(&c)
+			if err != nil {
+				return err
 			}
-			k, err := e.r.str()
+			if !ok {
+				break
+			}
+			e.r.Peek()
+			koff := e.r.Offset()
+			k, err := e.r.Key(&c)
 			if err != nil {
 				return err
 			}
 			if err := e.key(t.key, k); err != nil {
 				return at(err, "["+strconv.Quote(string(k))+"]")
 			}
-			if err := e.r.expect(':'); err != nil {
-				return err
-			}
-			if e.r.peek() == 'n' {
-				return at(e.wantGot(t.elem.describe()), "["+strconv.Quote(string(k))+"]")
+			if e.r.Peek() == generic.JSONNull {
+				return at(e.wantGot(t.elem.describe()), "["+strconv.Quote(e.r.StringAt(koff))+"]")
 			}
 			if err := e.value(t.elem, depth+1); err != nil {
-				return at(err, "["+strconv.Quote(string(k))+"]")
+				return at(err, "["+strconv.Quote(e.r.StringAt(koff))+"]")
 			}
-		}
-		if err := e.r.expect('}'); err != nil {
-			return err
 		}
 		return e.p.WriteMapEnd(e.ctx)
 	}
 	return fmt.Errorf("unsupported type %s", t.describe())
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 func bitsOf(k kind) int {
@@ -400,10 +458,11 @@ func bitsOf(k kind) int {
 // holding one.
 func (e *encoder) int(t *ttype, bits int) (int64, error) {
 	var tok []byte
-	start := e.r.i
-	switch e.r.peek() {
-	case '0':
-		n, err := e.r.number()
+	kind := e.r.Peek()
+	start := e.r.Offset()
+	switch kind {
+	case generic.JSONNumber:
+		n, err := e.r.Number()
 		if err != nil {
 			return 0, err
 		}
@@ -411,16 +470,15 @@ func (e *encoder) int(t *ttype, bits int) (int64, error) {
 			return v, nil
 		}
 		tok = n
-	case '"':
-		start = e.r.i
-		s, err := e.r.str()
+	case generic.JSONString:
+		s, err := e.r.String()
 		if err != nil {
 			return 0, err
 		}
 		if v, ok := fastInt(s, bits); ok {
 			return v, nil
 		}
-		tok = e.r.b[start:e.r.i]
+		tok = e.r.Input()[start:e.r.Offset()]
 	default:
 		return 0, e.wantGot(t.name)
 	}
@@ -429,7 +487,7 @@ func (e *encoder) int(t *ttype, bits int) (int64, error) {
 		if strings.Contains(err.Error(), "out of range") {
 			return 0, badInput("%s is out of range for %s", short(strings.Trim(string(tok), `"`)), t.name)
 		}
-		e.r.i = start
+		e.r.Seek(start)
 		return 0, e.wantGot(t.name)
 	}
 	return v, nil
@@ -468,30 +526,30 @@ func fastInt(b []byte, bits int) (int64, bool) {
 }
 
 func (e *encoder) double() (float64, error) {
-	start := e.r.i
-	switch e.r.peek() {
-	case '0':
-		n, err := e.r.number()
+	kind := e.r.Peek()
+	start := e.r.Offset()
+	switch kind {
+	case generic.JSONNumber:
+		n, err := e.r.Number()
 		if err != nil {
 			return 0, err
 		}
 		v, err := strconv.ParseFloat(string(n), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			e.r.i = start
+			e.r.Seek(start)
 			return 0, e.wantGot("double")
 		}
 		if math.IsInf(v, 0) {
 			return 0, badInput("%s is out of range for double", short(string(n)))
 		}
 		return v, nil
-	case '"':
-		start = e.r.i
-		if _, err := e.r.str(); err != nil {
+	case generic.JSONString:
+		if _, err := e.r.String(); err != nil {
 			return 0, err
 		}
-		v, err := generic.ParseFloat(e.r.b[skipWS(e.r.b, start):e.r.i], 64)
+		v, err := generic.ParseFloat(e.r.Input()[start:e.r.Offset()], 64)
 		if err != nil {
-			e.r.i = start
+			e.r.Seek(start)
 			return 0, e.wantGot("double")
 		}
 		return v, nil
@@ -514,10 +572,11 @@ func (e *encoder) base64(s []byte) ([]byte, error) {
 }
 
 func (e *encoder) enum(t *ttype) (int32, error) {
-	start := e.r.i
-	switch e.r.peek() {
-	case '"':
-		s, err := e.r.str()
+	kind := e.r.Peek()
+	start := e.r.Offset()
+	switch kind {
+	case generic.JSONString:
+		s, err := e.r.String()
 		if err != nil {
 			return 0, err
 		}
@@ -527,13 +586,16 @@ func (e *encoder) enum(t *ttype) (int32, error) {
 		if v, ok := fastInt(s, 32); ok {
 			return int32(v), nil
 		}
-		e.r.i = start
-		return 0, badInput("want %s (one of %s, or a number), got %s", t.name, enumNames(t.enum), e.r.describe())
-	case '0':
+		e.r.Seek(start)
+		return 0, badInput("want %s (one of %s, or a number), got %s", t.name, enumNames(t.enum), e.describe())
+	case generic.JSONNumber:
 		v, err := e.int(t, 32)
 		return int32(v), err
 	}
-	return 0, badInput("want %s (one of %s, or a number), got %s", t.name, enumNames(t.enum), e.r.describe())
+	if err := e.checkValue(); err != nil {
+		return 0, err
+	}
+	return 0, badInput("want %s (one of %s, or a number), got %s", t.name, enumNames(t.enum), e.describe())
 }
 
 func enumNames(d *enumDesc) string {
@@ -599,6 +661,6 @@ func (e *encoder) key(t *ttype, k []byte) error {
 func checkDefault(t *ttype, j []byte) error {
 	buf := thrift.NewTMemoryBuffer()
 	e := &encoder{p: thrift.NewTBinaryProtocolConf(buf, nil), ctx: context.Background()}
-	e.r.reset(j)
+	e.r.Reset(j, maxDepth)
 	return e.value(t, 0)
 }

@@ -179,7 +179,7 @@ func (c *Client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 func (c *Client) invoke(ctx context.Context, call *generic.Call) (*generic.Result, error) {
 	m := c.p.methods[call.Method]
 	if m == nil {
-		return nil, generic.Errorf(generic.CodeNotFound, "method %q not found in thrift service %s", call.Method, c.p.comp.service)
+		return nil, generic.Errorf(generic.CodeNotFound, "method %q not found in thrift service %s", generic.Clip(call.Method), c.p.comp.service)
 	}
 	body := call.Body
 	if len(call.Params) > 0 {
@@ -364,12 +364,12 @@ func (c *Client) readResult(cn *conn, m *method) (result, exc []byte, excName st
 
 func inputErr(err error) error {
 	var ie *inputError
-	var se *syntaxErr
+	var je *generic.JSONError
 	switch {
 	case errors.As(err, &ie):
 		return &generic.Error{Code: generic.CodeInvalidArgument, Message: ie.Error()}
-	case errors.As(err, &se):
-		return &generic.Error{Code: generic.CodeInvalidArgument, Message: "request body is not valid JSON: " + se.msg + " at offset " + fmt.Sprint(se.off)}
+	case errors.As(err, &je):
+		return generic.InvalidJSON(je)
 	}
 	return &generic.Error{Code: generic.CodeInternal, Message: "cannot encode the request", Err: err}
 }
