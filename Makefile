@@ -3,7 +3,7 @@
 #   make test    install what the tests need (a real ZooKeeper from Debian's
 #                "zookeeper" package, and curl for the demo's printed lines),
 #                then vet, check formatting, run every test with the race
-#                detector and each fuzz target for a few seconds
+#                detector, and each fuzz target for 50,000 inputs
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m)
 #   make build   build bin/rpcbridge
 #   make demo    run the gateway on built-in sample backends
@@ -20,7 +20,7 @@ FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
 test: deps vet fmt-check
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
-	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
 
 fuzz:
 	@for f in $(FUZZ); do \
