@@ -2,15 +2,18 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +34,11 @@ type served struct {
 
 func serveGateway(t *testing.T, yaml string, vars map[string]string) *served {
 	t.Helper()
+	return serveGatewayLog(t, yaml, vars, nil)
+}
+
+func serveGatewayLog(t *testing.T, yaml string, vars map[string]string, log *slog.Logger) *served {
+	t.Helper()
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
@@ -39,7 +47,7 @@ func serveGateway(t *testing.T, yaml string, vars map[string]string) *served {
 		t.Fatalf("config: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory, Metrics: reg})
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory, Metrics: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,14 +403,35 @@ func scrape(t *testing.T, url string) string {
 	return string(b)
 }
 
-func TestLongURLIsQuotedShortInTheErrorBody(t *testing.T) {
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLongURLIsQuotedShortInTheErrorBodyAndTheAccessLog(t *testing.T) {
 	b := newBackend(t, "b")
-	s := serveGateway(t, `
+	var logs lockedBuffer
+	s := serveGatewayLog(t, `
+server:
+  access_log: true
 services:
   - name: s
     protocol: http
     instances: [{address: "{{b}}"}]
-`, map[string]string{"b": b.addr()})
+`, map[string]string{"b": b.addr()}, slog.New(slog.NewTextHandler(&logs, nil)))
 	long := "/" + strings.Repeat("a", 900_000)
 	r, err := http.Post("http://"+s.addr+long, "application/json", strings.NewReader("{}"))
 	if err != nil {
@@ -412,6 +441,19 @@ services:
 	r.Body.Close()
 	if r.StatusCode != 404 || len(body) > 1024 {
 		t.Fatalf("got %d with a %d-byte body, want 404 with at most 1024 bytes", r.StatusCode, len(body))
+	}
+	var line string
+	waitFor(t, "the access log line", func() bool {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "msg=access") {
+				line = l
+				return true
+			}
+		}
+		return false
+	})
+	if len(line) > 1024 || !strings.Contains(line, "status=404") {
+		t.Fatalf("got a %d-byte access log line, want a 404 line of at most 1024 bytes: %.300s", len(line), line)
 	}
 }
 
