@@ -440,7 +440,19 @@ func startHostileBackends(t *testing.T) map[string]string {
 // succeed.
 func TestHostileCorpusGets4xxJSONErrorsAndTheGatewayKeepsServing(t *testing.T) {
 	vars := startHostileBackends(t)
-	base, _ := startGatewayOn(t, expand(hostileYAML, vars))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfg, []byte(expand(hostileYAML, vars)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	listen := freeAddr(t)
+	_, logs := runInBackground(t, "serve", "-c", cfg, "-listen", listen, "-admin", freeAddr(t), "-log-level", "error", "-watch", "0")
+	base := "http://" + listen
+	defer func() {
+		if strings.Contains(logs.String(), "panic") {
+			t.Errorf("the gateway logged a panic while serving the corpus:\n%s", clipStr(logs.String(), 2000))
+		}
+	}()
 	hc := &http.Client{Timeout: 10 * time.Second}
 	good := func(proto string) (int, string, bool) {
 		g := hostileGood[proto]
