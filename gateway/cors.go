@@ -54,25 +54,30 @@ func upper(ss []string) []string {
 	return out
 }
 
-// handle adds CORS headers for a request that carries an Origin. It
-// answers a preflight itself and reports true: 204 with the allowed
-// method and headers, or 403 PERMISSION_DENIED when the origin, the method
-// or a requested header is not allowed. A preflight never reaches a
-// backend.
-func (f *corsFilter) handle(w http.ResponseWriter, r *http.Request) bool {
+func (*corsFilter) name() string { return "cors" }
+func (*corsFilter) order() int   { return orderCORS }
+
+// request adds CORS headers for a request that carries an Origin. It
+// answers a preflight itself: 204 with the allowed method and headers, or
+// 403 PERMISSION_DENIED when the origin, the method or a requested header
+// is not allowed. A preflight never reaches a backend.
+func (f *corsFilter) request(rc *reqCtx) *generic.Error {
+	w, r := rc.w, rc.r
+	if r.Header.Get("Origin") == "" {
+		return nil
+	}
 	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
 		f.c.HandlerFunc(w, r)
-		return false
+		return nil
 	}
-	pw := &preflightWriter{ResponseWriter: w}
-	f.c.HandlerFunc(pw, r)
+	f.c.HandlerFunc(preflightWriter{w}, r)
 	if w.Header().Get("Access-Control-Allow-Origin") == "" {
-		refuse(w, r, errorf(generic.CodePermissionDenied, "cross-origin request from %q with method %q is not allowed",
-			generic.Clip(r.Header.Get("Origin")), generic.Clip(r.Header.Get("Access-Control-Request-Method"))))
-		return true
+		return errorf(generic.CodePermissionDenied, "cross-origin request from %q with method %q is not allowed",
+			generic.Clip(r.Header.Get("Origin")), generic.Clip(r.Header.Get("Access-Control-Request-Method")))
 	}
 	w.WriteHeader(http.StatusNoContent)
-	return true
+	rc.answered = true
+	return nil
 }
 
 // preflightWriter holds back the status rs/cors writes, so that a refused

@@ -53,26 +53,6 @@ func (a *authn) check(r *http.Request) (name string, presented bool, e *generic.
 	return name, true, nil
 }
 
-// authenticate checks the request's API key. A client address that sent
-// more than server.auth.max_failures_per_minute wrong keys in the current
-// minute gets 429 with Retry-After, before its key is looked at.
-func (g *Gateway) authenticate(st *state, w http.ResponseWriter, r *http.Request) (string, *generic.Error) {
-	limit := st.cfg.Server.Auth.MaxFailuresPerMinute
-	ip := clientIP(r)
-	if limit > 0 && r.Header.Get(st.auth.header) != "" {
-		if wait := g.authFailures.blocked(ip, limit); wait > 0 {
-			g.metrics.authLocked.Inc()
-			w.Header().Set("Retry-After", retryAfter(wait))
-			return "", errorf(generic.CodeResourceExhausted, "too many failed authentications from this address; retry later")
-		}
-	}
-	name, presented, e := st.auth.check(r)
-	if e != nil && presented && limit > 0 {
-		g.authFailures.fail(ip)
-	}
-	return name, e
-}
-
 // clientIP is the request's peer address without the port.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -150,6 +150,8 @@ type state struct {
 	auth *authn
 	// cors answers preflights and adds CORS headers; nil without server.cors.
 	cors *corsFilter
+	// chains are the filters requests run through (see filter).
+	chains *chains
 }
 
 // New builds a gateway from cfg (already validated). raw is the config's
@@ -254,6 +256,9 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		for _, m := range members {
 			st.sets[name] = append(st.sets[name], st.clusters[m])
 		}
+	}
+	if st.chains, err = g.buildChains(cfg, st); err != nil {
+		return fail(err)
 	}
 	g.state.Store(st)
 	g.reloads.Add(1)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"math"
 	"errors"
 	"io"
 	"net"
@@ -40,14 +41,21 @@ var backendMethods = map[string]bool{
 	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
 }
 
-// ServeHTTP implements the data plane.
+// ServeHTTP implements the data plane: the edge filters, routing, the
+// identity and call filters of the routed service (see filter), then the
+// backend call and the reply.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := g.state.Load()
-	rw := &statusWriter{ResponseWriter: w}
-	var t *target
+	// One allocation holds the request's writer and its filter context.
+	one := &struct {
+		sw statusWriter
+		rc reqCtx
+	}{sw: statusWriter{ResponseWriter: w}}
+	rw, rc := &one.sw, &one.rc
 	sctx, span := g.tracing.serverSpan(r)
 	r = r.WithContext(sctx)
+	rc.g, rc.st, rc.w, rc.r = g, st, rw, r
 	defer func() {
 		if p := recover(); p != nil {
 			g.log.Error("panic serving request", "path", generic.Clip(r.URL.Path), "panic", p)
@@ -55,41 +63,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, errorf(generic.CodeInternal, "internal error"))
 			}
 		}
-		g.observe(r, rw, t, start, st)
-		g.finishSpan(span, rw, t)
-	}()
-	if ambiguousFraming(r) {
-		refuse(rw, r, errorf(generic.CodeInvalidArgument, "request has both Content-Length and Transfer-Encoding"))
-		return
-	}
-	if st.cors != nil && r.Header.Get("Origin") != "" {
-		if st.cors.handle(rw, r) {
-			return
+		if len(rc.ran) > 0 {
+			rc.finish(rw.statusCode())
 		}
-	}
-	if !backendMethods[r.Method] {
-		rw.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
-		refuse(rw, r, errorf(generic.CodeMethodNotAllowed, "HTTP method %q is not accepted", generic.Clip(r.Method)))
+		g.observe(r, rw, rc.t, start, st)
+		g.finishSpan(span, rw, rc.t)
+	}()
+	if rc.run(st.chains.edge, 0, identityStage) {
 		return
 	}
-	var q url.Values
 	if r.URL.RawQuery != "" {
-		q = r.URL.Query()
+		rc.q = r.URL.Query()
 	}
 	// Routing decides the service and method once; authentication, rate
 	// limits and registered-only mode then decide on that service. A caller
 	// without a valid key learns nothing about routes.
-	t, err := g.resolve(r.Context(), st, r, q)
-	if st.auth != nil && (t == nil || !t.svc.Public) {
-		keyName, authErr := g.authenticate(st, rw, r)
-		if authErr != nil {
-			t = nil
-			refuse(rw, r, authErr)
-			return
-		}
-		if t != nil {
-			t.keyName = keyName
-		}
+	t, err := g.resolve(r.Context(), st, r, rc.q)
+	rc.t = t
+	chain := st.chains.unrouted
+	if t != nil {
+		chain = st.chains.byService[t.svc.Name]
+	}
+	if rc.run(chain, identityStage, callStage) {
+		return
 	}
 	if err != nil {
 		e := generic.AsError(err)
@@ -100,23 +96,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, e)
 		return
 	}
-	if t.how != "route" && t.how != "sdk" && r.Method != http.MethodPost {
-		rw.Header().Set("Allow", http.MethodPost)
-		refuse(rw, r, g.tag(errorf(generic.CodeMethodNotAllowed, "calls without a route take POST, got %s", r.Method), t))
+	if rc.run(chain, callStage, math.MaxInt) {
 		return
 	}
-	if t.cluster.limit != nil {
-		if e, wait := t.cluster.limit.allow(r, t.keyName); e != nil {
-			rw.Header().Set("Retry-After", retryAfter(wait))
-			refuse(rw, r, g.tag(e, t))
-			return
-		}
-	}
-	if hasBody(r) && !st.cfg.Server.AllowAnyContentType && !jsonContentType(r.Header.Get("Content-Type")) {
-		refuse(rw, r, g.tag(errorf(generic.CodeUnsupportedMediaType,
-			"request body must be JSON: send Content-Type: application/json, got %q", generic.Clip(r.Header.Get("Content-Type"))), t))
-		return
-	}
+	g.invoke(rc)
+}
+
+// invoke reads the body, calls the backend and writes the reply.
+func (g *Gateway) invoke(rc *reqCtx) {
+	st, t, rw, r, q := rc.st, rc.t, rc.w, rc.r, rc.q
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
 	if len(t.svc.ForwardHeaders) > 0 {
 		call.Meta = make(map[string]string, len(t.svc.ForwardHeaders))

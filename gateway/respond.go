@@ -40,6 +40,14 @@ func (w *statusWriter) Flush() {
 	}
 }
 
+// statusCode is the status written, 200 when the handler wrote none.
+func (w *statusWriter) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

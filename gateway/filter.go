@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// A filter is one step every request of the services it is configured for
+// goes through before the backend is called. Filters are built once per
+// config generation (Reload) into chains, so a request runs exactly the
+// filters its service needs, in a fixed order.
+//
+// Each filter has a unique order; the order also places it in one of three
+// stages:
+//
+//	  0- 99  edge: before routing, on the request as it came
+//	         (framing, CORS, HTTP method)
+//	100-199  identity: after routing, also when routing found nothing, so
+//	         that a caller without credentials learns nothing about routes
+//	         (API keys and the failed-key lockout)
+//	200-   call: after routing found a call (call form, rate limits,
+//	         body type)
+//
+// A filter answers a request by returning an error (the chain stops and
+// the error is the reply, sent without reading the body) or by writing a
+// reply itself and setting reqCtx.answered (a CORS preflight). Filters
+// that also implement responseHook see the final status, in reverse order,
+// after the reply is written.
+//
+// To add a filter: give it a free order in the right stage, build it in
+// buildChains from the config (globally, or for the services that
+// configure it), and test it through ServeHTTP.
+type filter interface {
+	// name identifies the filter in logs and tests.
+	name() string
+	// order places the filter in the chain; unique across filters.
+	order() int
+	// request runs the filter; a non-nil error is the reply.
+	request(rc *reqCtx) *generic.Error
+}
+
+// responseHook is implemented by filters that look at the reply.
+type responseHook interface {
+	response(rc *reqCtx, status int)
+}
+
+// Stage boundaries (see filter).
+const (
+	identityStage = 100
+	callStage     = 200
+)
+
+// reqCtx is one request on its way through the chain.
+type reqCtx struct {
+	g  *Gateway
+	st *state
+	w  http.ResponseWriter
+	r  *http.Request
+	q  url.Values
+	// t is the routed call; nil in the edge stage, and in the identity
+	// stage when routing found nothing.
+	t *target
+	// answered is set by a filter that wrote the reply itself.
+	answered bool
+	// ran lists the filters with response hooks that ran.
+	ran []filter
+}
+
+// chains are a config generation's filters: the edge chain, the chain of
+// requests that routing could not place, and one per service.
+type chains struct {
+	edge      []filter
+	unrouted  []filter
+	byService map[string][]filter
+}
+
+// run runs the filters of one stage range [from, to) in order. It reports
+// whether the request was answered.
+func (rc *reqCtx) run(fs []filter, from, to int) bool {
+	for _, f := range fs {
+		if o := f.order(); o < from || o >= to {
+			continue
+		}
+		if _, ok := f.(responseHook); ok {
+			rc.ran = append(rc.ran, f)
+		}
+		if e := f.request(rc); e != nil {
+			refuse(rc.w, rc.r, rc.g.tag(e, rc.t))
+			return true
+		}
+		if rc.answered {
+			return true
+		}
+	}
+	return false
+}
+
+// finish calls the response hooks of the filters that ran, last first.
+func (rc *reqCtx) finish(status int) {
+	for i := len(rc.ran) - 1; i >= 0; i-- {
+		if h, ok := rc.ran[i].(responseHook); ok {
+			h.response(rc, status)
+		}
+	}
+}
+
+// buildChains builds the filters of one config generation.
+func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
+	var global []filter
+	global = append(global, framingFilter{}, methodFilter{})
+	if st.cors != nil {
+		global = append(global, st.cors)
+	}
+	ch := &chains{byService: map[string][]filter{}}
+	ch.edge = sortFilters(global)
+	var auth filter
+	if st.auth != nil {
+		auth = &authFilter{a: st.auth, limit: cfg.Server.Auth.MaxFailuresPerMinute, fails: g.authFailures, metrics: g.metrics}
+		ch.unrouted = []filter{auth}
+	}
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		fs := []filter{callFormFilter{}}
+		if auth != nil && !svc.Public {
+			fs = append(fs, auth)
+		}
+		if c := st.clusters[svc.Name]; c != nil && c.limit != nil {
+			fs = append(fs, &rateFilter{l: c.limit})
+		}
+		if !cfg.Server.AllowAnyContentType {
+			fs = append(fs, contentTypeFilter{})
+		}
+		ch.byService[svc.Name] = sortFilters(fs)
+	}
+	for _, fs := range append([][]filter{ch.edge, ch.unrouted}, mapsValues(ch.byService)...) {
+		if err := uniqueOrders(fs); err != nil {
+			return nil, err
+		}
+	}
+	return ch, nil
+}
+
+func mapsValues(m map[string][]filter) [][]filter {
+	out := make([][]filter, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func sortFilters(fs []filter) []filter {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].order() < fs[j].order() })
+	return fs
+}
+
+// uniqueOrders refuses a chain in which two filters share an order.
+func uniqueOrders(fs []filter) error {
+	for i := 1; i < len(fs); i++ {
+		if fs[i].order() == fs[i-1].order() {
+			return fmt.Errorf("gateway: filters %s and %s share order %d", fs[i-1].name(), fs[i].name(), fs[i].order())
+		}
+	}
+	return nil
+}
+
+// Filter orders, in one place so that none repeats.
+const (
+	orderFraming     = 10
+	orderCORS        = 20
+	orderMethod      = 30
+	orderAuth        = 110
+	orderCallForm    = 210
+	orderRateLimit   = 220
+	orderContentType = 230
+)
+
+// framingFilter refuses a request that came with both Content-Length and
+// Transfer-Encoding (RFC 9112 §6.3); the connection is closed.
+type framingFilter struct{}
+
+func (framingFilter) name() string { return "framing" }
+func (framingFilter) order() int   { return orderFraming }
+func (framingFilter) request(rc *reqCtx) *generic.Error {
+	if ambiguousFraming(rc.r) {
+		return errorf(generic.CodeInvalidArgument, "request has both Content-Length and Transfer-Encoding")
+	}
+	return nil
+}
+
+// methodFilter lets only GET, POST, PUT, PATCH and DELETE go on: HEAD,
+// OPTIONS (CORS preflights are answered before), TRACE, CONNECT and any
+// other method never reach a backend.
+type methodFilter struct{}
+
+func (methodFilter) name() string { return "method" }
+func (methodFilter) order() int   { return orderMethod }
+func (methodFilter) request(rc *reqCtx) *generic.Error {
+	if backendMethods[rc.r.Method] {
+		return nil
+	}
+	rc.w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
+	return errorf(generic.CodeMethodNotAllowed, "HTTP method %q is not accepted", generic.Clip(rc.r.Method))
+}
+
+// authFilter checks API keys, with the per-address lockout after too many
+// wrong keys. It runs for requests routing could not place and for
+// services that are not public.
+type authFilter struct {
+	a       *authn
+	limit   int
+	fails   *failures
+	metrics *metrics
+}
+
+func (*authFilter) name() string { return "auth" }
+func (*authFilter) order() int   { return orderAuth }
+func (f *authFilter) request(rc *reqCtx) *generic.Error {
+	r := rc.r
+	ip := clientIP(r)
+	if f.limit > 0 && r.Header.Get(f.a.header) != "" {
+		if wait := f.fails.blocked(ip, f.limit); wait > 0 {
+			f.metrics.authLocked.Inc()
+			rc.w.Header().Set("Retry-After", retryAfter(wait))
+			rc.t = nil
+			return errorf(generic.CodeResourceExhausted, "too many failed authentications from this address; retry later")
+		}
+	}
+	name, presented, e := f.a.check(r)
+	if e != nil {
+		if presented && f.limit > 0 {
+			f.fails.fail(ip)
+		}
+		rc.t = nil // nothing about the route is told, in the reply or the metrics
+		return e
+	}
+	if rc.t != nil {
+		rc.t.keyName = name
+	}
+	return nil
+}
+
+// callFormFilter: calls without a route (/{service}/{method},
+// serviceName, scTag) take POST only.
+type callFormFilter struct{}
+
+func (callFormFilter) name() string { return "call-form" }
+func (callFormFilter) order() int   { return orderCallForm }
+func (callFormFilter) request(rc *reqCtx) *generic.Error {
+	t := rc.t
+	if t.how == "route" || t.how == "sdk" || rc.r.Method == http.MethodPost {
+		return nil
+	}
+	rc.w.Header().Set("Allow", http.MethodPost)
+	return errorf(generic.CodeMethodNotAllowed, "calls without a route take POST, got %s", rc.r.Method)
+}
+
+// rateFilter is a service's token bucket.
+type rateFilter struct{ l *limiter }
+
+func (*rateFilter) name() string { return "rate-limit" }
+func (*rateFilter) order() int   { return orderRateLimit }
+func (f *rateFilter) request(rc *reqCtx) *generic.Error {
+	e, wait := f.l.allow(rc.r, rc.t.keyName)
+	if e != nil {
+		rc.w.Header().Set("Retry-After", retryAfter(wait))
+	}
+	return e
+}
+
+// contentTypeFilter: a request body must be JSON (unless
+// server.allow_any_content_type).
+type contentTypeFilter struct{}
+
+func (contentTypeFilter) name() string { return "content-type" }
+func (contentTypeFilter) order() int   { return orderContentType }
+func (contentTypeFilter) request(rc *reqCtx) *generic.Error {
+	r := rc.r
+	if !hasBody(r) || jsonContentType(r.Header.Get("Content-Type")) {
+		return nil
+	}
+	return errorf(generic.CodeUnsupportedMediaType,
+		"request body must be JSON: send Content-Type: application/json, got %q", generic.Clip(r.Header.Get("Content-Type")))
+}

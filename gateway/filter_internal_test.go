@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// echoProtocol is an in-memory protocol: every call answers its body.
+type echoProtocol struct{}
+
+func (echoProtocol) Name() string { return "http" }
+func (echoProtocol) Dial(context.Context, generic.Target) (generic.Client, error) {
+	return echoClient{}, nil
+}
+
+type echoClient struct{}
+
+func (echoClient) Invoke(_ context.Context, c *generic.Call) (*generic.Result, error) {
+	return &generic.Result{Body: append([]byte(nil), c.Body...)}, nil
+}
+func (echoClient) Describe(context.Context) (*generic.ServiceSchema, error) {
+	return nil, generic.Errorf(generic.CodeUnimplemented, "no schema")
+}
+func (echoClient) Close() error { return nil }
+
+func newEchoGateway(t *testing.T, yaml string) *Gateway {
+	t.Helper()
+	cfg, err := mapping.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	g, err := New(cfg, []byte(yaml), Options{Protocols: func(*mapping.Service, ServiceEnv) (generic.Protocol, error) {
+		return echoProtocol{}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func names(fs []filter) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, fmt.Sprintf("%s@%d", f.name(), f.order()))
+	}
+	return strings.Join(out, " ")
+}
+
+const chainYAML = `
+server:
+  cors: {allow_origins: ["https://app.example"]}
+  auth: {keys: [{name: k, key: key-1}]}
+services:
+  - name: plain
+    protocol: http
+    instances: [{address: 127.0.0.1:1}]
+  - name: open
+    protocol: http
+    public: true
+    instances: [{address: 127.0.0.1:1}]
+  - name: limited
+    protocol: http
+    rate_limit: {rps: 5}
+    instances: [{address: 127.0.0.1:1}]
+`
+
+func TestEachServiceRunsOnlyTheFiltersItNeedsInOrder(t *testing.T) {
+	g := newEchoGateway(t, chainYAML)
+	ch := g.state.Load().chains
+	cases := []struct{ chain, got, want string }{
+		{"edge", names(ch.edge), "framing@10 cors@20 method@30"},
+		{"unrouted", names(ch.unrouted), "auth@110"},
+		{"plain", names(ch.byService["plain"]), "auth@110 call-form@210 content-type@230"},
+		{"open (public)", names(ch.byService["open"]), "call-form@210 content-type@230"},
+		{"limited", names(ch.byService["limited"]), "auth@110 call-form@210 rate-limit@220 content-type@230"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s chain: got %q, want %q", c.chain, c.got, c.want)
+		}
+	}
+	g2 := newEchoGateway(t, "server: {allow_any_content_type: true}\nservices: [{name: s, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n")
+	if got := names(g2.state.Load().chains.byService["s"]); got != "call-form@210" {
+		t.Errorf("allow_any_content_type: got %q, want %q", got, "call-form@210")
+	}
+}
+
+// orderFilter records when it runs and what status its response hook sees.
+type orderFilter struct {
+	n   string
+	o   int
+	log *[]string
+	mu  *sync.Mutex
+}
+
+func (f orderFilter) name() string { return f.n }
+func (f orderFilter) order() int   { return f.o }
+func (f orderFilter) request(*reqCtx) *generic.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*f.log = append(*f.log, "request "+f.n)
+	return nil
+}
+func (f orderFilter) response(_ *reqCtx, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*f.log = append(*f.log, fmt.Sprintf("response %s %d", f.n, status))
+}
+
+func TestFiltersRunInOrderAndResponseHooksInReverse(t *testing.T) {
+	g := newEchoGateway(t, "services: [{name: s, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n")
+	var log []string
+	var mu sync.Mutex
+	st := g.state.Load()
+	fs := append([]filter{}, st.chains.byService["s"]...)
+	fs = append(fs, orderFilter{"b", 250, &log, &mu}, orderFilter{"a", 240, &log, &mu})
+	st.chains.byService["s"] = sortFilters(fs)
+
+	req := httptest.NewRequest("POST", "/s/M", strings.NewReader(`{"x":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, req)
+	if w.Code != 200 || w.Body.String() != `{"x":1}` {
+		t.Fatalf("got %d %s, want 200 echoing the body", w.Code, w.Body.String())
+	}
+	want := "request a,request b,response b 200,response a 200"
+	if got := strings.Join(log, ","); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+
+	// An answer from an earlier filter stops the chain: a 415 before a, b.
+	log = nil
+	req = httptest.NewRequest("POST", "/s/M", strings.NewReader(`{"x":1}`))
+	req.Header.Set("Content-Type", "text/plain")
+	w = httptest.NewRecorder()
+	g.ServeHTTP(w, req)
+	if w.Code != http.StatusUnsupportedMediaType || len(log) != 0 {
+		t.Errorf("got %d and %v, want 415 and no later filter run", w.Code, log)
+	}
+}
+
+type badOrder struct{ n string }
+
+func (b badOrder) name() string                 { return b.n }
+func (badOrder) order() int                     { return orderAuth }
+func (badOrder) request(*reqCtx) *generic.Error { return nil }
+
+func TestTwoFiltersWithOneOrderAreRefused(t *testing.T) {
+	err := uniqueOrders(sortFilters([]filter{callFormFilter{}, badOrder{"x"}, badOrder{"y"}}))
+	if err == nil || !strings.Contains(err.Error(), "share order 110") {
+		t.Fatalf("got %v, want an error naming the shared order", err)
+	}
+}
