@@ -3,9 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"math"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
