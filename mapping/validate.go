@@ -117,7 +117,13 @@ func (c *Config) Validate() error {
 		c.validateService(s, where, registries, add)
 	}
 
-	for name, members := range c.ServiceSets {
+	setNames := make([]string, 0, len(c.ServiceSets))
+	for name := range c.ServiceSets {
+		setNames = append(setNames, name)
+	}
+	sort.Strings(setNames) // problems in a stable order
+	for _, name := range setNames {
+		members := c.ServiceSets[name]
 		if len(members) == 0 {
 			add("service_sets.%s: lists no services", name)
 		}
@@ -347,11 +353,11 @@ func (c *Config) validateLimits(add func(string, ...any)) {
 		v   time.Duration
 	}{{"read_timeout", sv.ReadTimeout}, {"write_timeout", sv.WriteTimeout}, {"idle_timeout", sv.IdleTimeout}} {
 		if d.v < 0 {
-			add("server.%s: must be positive, got %v", d.key, d.v)
+			add("server.%s: must not be negative, got %v", d.key, d.v)
 		}
 	}
 	if sv.MaxConnections < 0 {
-		add("server.max_connections: must be positive, got %d", sv.MaxConnections)
+		add("server.max_connections: must not be negative, got %d", sv.MaxConnections)
 	}
 	if sv.MaxJSONDepth < 0 || sv.MaxJSONDepth > MaxJSONDepthLimit {
 		add("server.max_json_depth: want 1..%d, got %d", MaxJSONDepthLimit, sv.MaxJSONDepth)
