@@ -54,10 +54,11 @@ type cluster struct {
 	onChange func()
 	// stopHealth ends the active health checks, when they run.
 	stopHealth context.CancelFunc
-	// stopMeta ends the Dubbo metadata watch, when it runs.
-	stopMeta context.CancelFunc
-	// dubboDefs holds the service definitions from a Dubbo metadata report.
-	dubboDefs atomic.Pointer[[][]byte]
+	// stopDefs ends the watch of published definitions, when it runs.
+	stopDefs context.CancelFunc
+	// defs holds the newest definitions the service's registry publishes
+	// (a Dubbo metadata report's).
+	defs atomic.Pointer[[][]byte]
 
 	// qualified is the service's fully-qualified name on the wire (gRPC),
 	// the one qualifier a request's method name may carry; "" when none.
@@ -327,8 +328,8 @@ func (c *cluster) close() {
 	if c.stopHealth != nil {
 		c.stopHealth()
 	}
-	if c.stopMeta != nil {
-		c.stopMeta()
+	if c.stopDefs != nil {
+		c.stopDefs()
 	}
 	if c.stop != nil {
 		c.stop()

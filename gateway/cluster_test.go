@@ -271,44 +271,6 @@ services:
 	}
 }
 
-func TestAdminAddsAnInstanceWhenTheRegistryIsUnavailable(t *testing.T) {
-	a := newBackend(t, "added")
-	y := `
-services:
-  - name: s
-    protocol: http
-    instances: []
-    apis: [M]
-    discovery: {registry: zk}
-registries:
-  - name: zk
-    zookeeper: {servers: ["{{zk}}"], session_timeout: 2s}
-`
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	zkDead := l.Addr().String()
-	l.Close()
-	e := newEnv(t, y, map[string]string{"zk": zkDead})
-	if r := do(t, "POST", e.url+"/s/M", "{}"); r.status != 503 {
-		t.Fatalf("no instance yet: got %d %s, want 503", r.status, r.body)
-	}
-	r := do(t, "POST", e.adm+"/admin/services/s/instances", `{"address": "`+a.addr()+`", "weight": 100}`)
-	if r.status != 200 {
-		t.Fatalf("admin add: got %d %s", r.status, r.body)
-	}
-	if got := instanceOf(t, do(t, "POST", e.url+"/s/M", "{}")); got != "added" {
-		t.Fatalf("got %s", got)
-	}
-	if r := do(t, "DELETE", e.adm+"/admin/services/s/instances/"+a.addr(), ""); r.status != 200 {
-		t.Fatalf("admin delete: got %d %s", r.status, r.body)
-	}
-	if r := do(t, "POST", e.url+"/s/M", "{}"); r.status != 503 {
-		t.Fatalf("after delete: got %d %s, want 503", r.status, r.body)
-	}
-	if r := do(t, "POST", e.adm+"/admin/services/s/instances", `{"address": "nonsense"}`); r.status != 400 {
-		t.Fatalf("bad address: got %d %s, want 400", r.status, r.body)
-	}
-}
-
 func TestActiveHealthCheckTakesADeadInstanceOutAndBack(t *testing.T) {
 	live := newBackend(t, "live")
 	l, err := net.Listen("tcp", "127.0.0.1:0")

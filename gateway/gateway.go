@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +23,6 @@ import (
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry"
-	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
 
 // ProtocolFactory builds the protocol adapter of one configured service.
@@ -39,21 +37,52 @@ type ServiceEnv struct {
 	// URL), for adapters that take parameter types from them. Safe for
 	// concurrent use.
 	ReportedAPIs func(method string) []registry.API
-	// DubboDefinitions returns the service definitions (gson
-	// FullServiceDefinition JSON) that a Dubbo metadata report in the
-	// service's registry holds for its interface, newest set; nil when none.
+	// DubboDefinitions returns the newest set of service definitions the
+	// service's registry publishes (Options.Discovery as a
+	// DefinitionSource; for Dubbo, the gson FullServiceDefinition JSON of
+	// a metadata report); nil when none.
 	DubboDefinitions func() [][]byte
 }
 
-// dubboDefinitions reads the metadata-report definitions of the service
-// named name in the generation in force.
+// Discovery finds the instances of the services whose config has a
+// discovery section. cmd/rpcbridge builds it over the registries a config
+// names (ZooKeeper: SDK-registered instances and Dubbo-native providers)
+// and hands it to New in Options; the gateway names no concrete registry.
+//
+// Lifetime: the gateway never closes a Discovery. Whoever builds one
+// closes it, after Gateway.Close has stopped every watch.
+type Discovery interface {
+	// Watch follows the instances of svc in reg, the registries entry that
+	// svc.Discovery names. It must return without waiting for the registry
+	// to answer: a registry that is down gives a Watcher whose first Next
+	// waits (the gateway serves the static instances meanwhile). ctx ends
+	// with the gateway; the gateway also stops the Watcher when the
+	// service's cluster closes (a reload that changes the service, or
+	// Gateway.Close).
+	Watch(ctx context.Context, svc *mapping.Service, reg *mapping.Registry) (registry.Watcher, error)
+}
+
+// DefinitionSource is implemented by a Discovery whose registries also
+// publish the definitions of the services they list (a Dubbo metadata
+// report). The gateway keeps the newest set per service and hands it to
+// the adapter through ServiceEnv.DubboDefinitions.
+type DefinitionSource interface {
+	// WatchDefinitions calls apply with the definitions published for svc
+	// in reg whenever the set changes, until ctx ends, and then returns;
+	// it returns at once when reg publishes none for svc. Calls of apply
+	// do not overlap.
+	WatchDefinitions(ctx context.Context, svc *mapping.Service, reg *mapping.Registry, apply func(defs [][]byte))
+}
+
+// dubboDefinitions reads the published definitions of the service named
+// name in the generation in force.
 func (g *Gateway) dubboDefinitions(name string) func() [][]byte {
 	return func() [][]byte {
 		st := g.state.Load()
 		if st == nil || st.clusters[name] == nil {
 			return nil
 		}
-		if p := st.clusters[name].dubboDefs.Load(); p != nil {
+		if p := st.clusters[name].defs.Load(); p != nil {
 			return *p
 		}
 		return nil
@@ -99,6 +128,10 @@ type Options struct {
 	// request, one per backend attempt); nil means no spans are recorded,
 	// but incoming W3C trace context is still forwarded to backends.
 	TracerProvider trace.TracerProvider
+	// Discovery finds the instances of services with a discovery section
+	// (it may also be a DefinitionSource). A config with such a service is
+	// refused when Discovery is nil. The gateway does not close it.
+	Discovery Discovery
 }
 
 // Gateway serves HTTP/JSON and calls backends. Its route table and
@@ -110,8 +143,6 @@ type Gateway struct {
 	state   atomic.Pointer[state]
 
 	reloadMu sync.Mutex // serialises Reload
-	regMu    sync.Mutex
-	regs     map[string]*zkEntry // ZooKeeper registries by config identity
 	ctx      context.Context
 	cancel   context.CancelFunc
 	reloads  atomic.Int64
@@ -127,11 +158,6 @@ type Gateway struct {
 	// authFailures counts wrong API keys per client address; it outlives
 	// reloads.
 	authFailures *failures
-}
-
-type zkEntry struct {
-	key string
-	reg *zookeeper.Registry
 }
 
 // state is one immutable generation of configuration.
@@ -171,7 +197,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: log, metrics: m, regs: map[string]*zkEntry{}, tracing: newTracing(opts.TracerProvider),
+	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
 		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}, authFailures: newFailures()}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
@@ -305,65 +331,44 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	if svc.Discovery == nil {
 		return c, nil
 	}
-	var regCfg *mapping.Registry
-	for i := range cfg.Registries {
-		if cfg.Registries[i].Name == svc.Discovery.Registry {
-			regCfg = &cfg.Registries[i]
-		}
-	}
-	if regCfg == nil || regCfg.ZooKeeper == nil {
-		c.close()
-		return nil, fmt.Errorf("discovery.registry %q is not defined", svc.Discovery.Registry)
-	}
-	reg, err := g.zk(regCfg.ZooKeeper)
-	if err != nil {
+	if err := g.discover(c, svc, cfg); err != nil {
 		c.close()
 		return nil, err
 	}
-	if svc.Dubbo != nil {
-		// Java parameter types from the Dubbo metadata report, when the
-		// providers publish one.
-		mctx, cancel := context.WithCancel(g.ctx)
-		c.stopMeta = cancel
-		go reg.WatchDubboMetadata(mctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version, func(defs [][]byte) {
-			c.dubboDefs.Store(&defs)
-			g.log.Info("dubbo metadata report", "service", svc.Name, "definitions", len(defs))
-		})
-	}
-	var w registry.Watcher
-	if svc.Discovery.DubboNative && svc.Dubbo != nil {
-		w, err = reg.WatchDubbo(g.ctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version)
-	} else {
-		name := svc.Discovery.Service
-		if name == "" {
-			name = svc.Name
-		}
-		w, err = reg.Watch(g.ctx, name)
-	}
-	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("discovery: %w", err)
-	}
-	c.watch(g.ctx, w)
 	return c, nil
 }
 
-// zk returns the shared ZooKeeper registry for a config, creating it once.
-func (g *Gateway) zk(z *mapping.ZooKeeper) (*zookeeper.Registry, error) {
-	servers := append([]string(nil), z.Servers...)
-	sort.Strings(servers)
-	key := fmt.Sprint(servers, z.Root, z.SessionTimeout)
-	g.regMu.Lock()
-	defer g.regMu.Unlock()
-	if e := g.regs[key]; e != nil {
-		return e.reg, nil
+// discover starts following the instances of svc (and, where the
+// discovery publishes them, its definitions) in the registry its
+// discovery section names. The cluster's close stops both.
+func (g *Gateway) discover(c *cluster, svc *mapping.Service, cfg *mapping.Config) error {
+	var reg *mapping.Registry
+	for i := range cfg.Registries {
+		if cfg.Registries[i].Name == svc.Discovery.Registry {
+			reg = &cfg.Registries[i]
+		}
 	}
-	reg, err := zookeeper.New(zookeeper.Options{Servers: z.Servers, Root: z.Root, SessionTimeout: z.SessionTimeout, Logger: g.log})
+	if reg == nil {
+		return fmt.Errorf("discovery.registry %q is not defined", svc.Discovery.Registry)
+	}
+	d := g.opts.Discovery
+	if d == nil {
+		return fmt.Errorf("discovery.registry %q: this gateway has no discovery (Options.Discovery is nil)", reg.Name)
+	}
+	w, err := d.Watch(g.ctx, svc, reg)
 	if err != nil {
-		return nil, fmt.Errorf("zookeeper %v: %w", z.Servers, err)
+		return fmt.Errorf("discovery: %w", err)
 	}
-	g.regs[key] = &zkEntry{key: key, reg: reg}
-	return reg, nil
+	c.watch(g.ctx, w)
+	if ds, ok := d.(DefinitionSource); ok {
+		dctx, cancel := context.WithCancel(g.ctx)
+		c.stopDefs = cancel
+		go ds.WatchDefinitions(dctx, svc, reg, func(defs [][]byte) {
+			c.defs.Store(&defs)
+			g.log.Info("service definitions published", "service", svc.Name, "definitions", len(defs))
+		})
+	}
+	return nil
 }
 
 // Describe returns the schema of the configured service name, from one of
@@ -376,7 +381,8 @@ func (g *Gateway) Describe(ctx context.Context, service string) (*generic.Servic
 	return c.describe(ctx)
 }
 
-// Close stops watches and closes every backend connection.
+// Close stops watches and closes every backend connection. It does not
+// close Options.Discovery: its creator does, after Close.
 func (g *Gateway) Close() error {
 	g.cancel()
 	st := g.state.Load()
@@ -385,11 +391,6 @@ func (g *Gateway) Close() error {
 			c.close()
 		}
 	}
-	g.regMu.Lock()
-	for _, e := range g.regs {
-		e.reg.Close()
-	}
-	g.regMu.Unlock()
 	return nil
 }
 

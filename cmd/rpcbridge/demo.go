@@ -166,7 +166,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("built-in demo config: %w", err)
 	}
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: "built-in demo"})
+	disc := newZKDiscovery(log)
+	defer disc.Close()
+	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: "built-in demo"})
 	if err != nil {
 		return err
 	}

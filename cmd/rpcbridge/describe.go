@@ -35,7 +35,9 @@ func cmdDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path})
+	disc := newZKDiscovery(log)
+	defer disc.Close()
+	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path})
 	if err != nil {
 		return err
 	}

@@ -180,7 +180,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeTracer()
-	opts := gateway.Options{Protocols: protocolFactory(log), Logger: log, Source: *path, TracerProvider: tp}
+	// The discovery is closed after the gateway (defers run in reverse).
+	disc := newZKDiscovery(log)
+	defer disc.Close()
+	opts := gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path, TracerProvider: tp}
 	if *zkServers != "" {
 		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override, *pprof)
 	}
