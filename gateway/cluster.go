@@ -66,10 +66,8 @@ type cluster struct {
 	// known holds method names seen to exist (see Gateway.knownMethod).
 	known sync.Map
 
-	schemaMu   sync.Mutex
-	schema     *generic.ServiceSchema
-	schemaErr  error
-	schemaTime time.Time
+	// schemas keeps the service's schema off the request path.
+	schemas *schemaCache
 }
 
 // member is one instance with its client and health state.
@@ -96,7 +94,7 @@ type snapshot struct {
 func newCluster(name string, svc *mapping.Service, pool *clientPool, key string, zone string, log *slog.Logger) *cluster {
 	c := &cluster{
 		name: name, svc: svc, pool: pool, key: key, zone: zone, log: log, now: time.Now,
-		members: map[string]*member{}, overrides: map[string]bool{},
+		members: map[string]*member{}, overrides: map[string]bool{}, schemas: newSchemaCache(),
 		maxFailures: 5, baseEjection: 10 * time.Second, maxEjectedPct: 50,
 	}
 	if o := svc.Outlier; o != nil {
@@ -161,7 +159,11 @@ func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
 // overrides, dials new instances, closes removed ones and publishes a new
 // snapshot.
 func (c *cluster) rebuild() {
-	if c.rebuildLocked() && c.onChange != nil {
+	if !c.rebuildLocked() {
+		return
+	}
+	c.refreshSchema()
+	if c.onChange != nil {
 		c.onChange()
 	}
 }
@@ -325,6 +327,7 @@ func (c *cluster) removeStatic(addr string) bool {
 }
 
 func (c *cluster) close() {
+	c.stopSchemas()
 	if c.stopHealth != nil {
 		c.stopHealth()
 	}
@@ -524,39 +527,6 @@ func (c *cluster) recordFailure(s *snapshot, m *member) {
 	m.ejectedUntil.Store(now.Add(d).UnixNano())
 	m.fails.Store(0)
 	c.log.Warn("instance ejected", "service", c.name, "address", m.inst.Address, "for", d.String())
-}
-
-// describe returns the service schema, cached for 30 s, from any instance.
-func (c *cluster) describe(ctx context.Context) (*generic.ServiceSchema, error) {
-	c.schemaMu.Lock()
-	defer c.schemaMu.Unlock()
-	if c.schema != nil && c.now().Sub(c.schemaTime) < 30*time.Second {
-		return c.schema, nil
-	}
-	// A failure is remembered briefly, so that lookups against a service
-	// whose instances are down do not each wait on them.
-	if c.schemaErr != nil && c.now().Sub(c.schemaTime) < 5*time.Second {
-		return nil, c.schemaErr
-	}
-	s := c.snap.Load()
-	var lastErr error = generic.Errorf(generic.CodeUnavailable, "no instance of %s is available", c.name)
-	for _, in := range s.all {
-		m := s.byAddr[in.Address]
-		if m == nil {
-			continue
-		}
-		sc, err := m.client.Describe(ctx)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		c.schema, c.schemaErr, c.schemaTime = sc, nil, c.now()
-		return sc, nil
-	}
-	if ctx.Err() == nil {
-		c.schemaErr, c.schemaTime = lastErr, c.now()
-	}
-	return nil, lastErr
 }
 
 // instances lists the current instances with their state, for the admin API.

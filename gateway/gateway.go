@@ -328,13 +328,13 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 		c.stopHealth = cancel
 		go c.healthLoop(hctx, svc.HealthCheck)
 	}
-	if svc.Discovery == nil {
-		return c, nil
+	if svc.Discovery != nil {
+		if err := g.discover(c, svc, cfg); err != nil {
+			c.close()
+			return nil, err
+		}
 	}
-	if err := g.discover(c, svc, cfg); err != nil {
-		c.close()
-		return nil, err
-	}
+	c.startSchemas(g.ctx)
 	return c, nil
 }
 
@@ -371,8 +371,8 @@ func (g *Gateway) discover(c *cluster, svc *mapping.Service, cfg *mapping.Config
 	return nil
 }
 
-// Describe returns the schema of the configured service name, from one of
-// its instances (cached for 30 s).
+// Describe returns the schema of the configured service name: the one
+// kept off the request path, or one fetched from an instance now.
 func (g *Gateway) Describe(ctx context.Context, service string) (*generic.ServiceSchema, error) {
 	c := g.state.Load().clusters[service]
 	if c == nil {

@@ -430,7 +430,12 @@ func (g *Gateway) knownMethod(ctx context.Context, st *state, t *target) bool {
 	if _, ok := t.cluster.known.Load(t.method); ok {
 		return true
 	}
-	if !validMethodName(t.method) || !g.hasAPI(ctx, st, t.cluster, t.method, false) {
+	if !validMethodName(t.method) {
+		return false
+	}
+	// Declared, reported, or in the cached schema (without waiting for a
+	// first fetch: the reply is not held up for a label).
+	if !g.hasAPI(ctx, st, t.cluster, t.method, true) && t.cluster.schemas.cur.Load().Method(t.method) == nil {
 		return false
 	}
 	t.cluster.known.Store(t.method, struct{}{})
@@ -449,7 +454,7 @@ func (g *Gateway) checkRegistered(ctx context.Context, st *state, t *target) err
 
 // hasAPI reports whether a service serves method: declared in YAML,
 // reported by an instance through the SDK, or (unless registeredOnly) in
-// the service's schema.
+// the service's cached schema.
 func (g *Gateway) hasAPI(ctx context.Context, st *state, c *cluster, method string, registeredOnly bool) bool {
 	if st.declared[c.name][method] {
 		return true
@@ -464,11 +469,9 @@ func (g *Gateway) hasAPI(ctx context.Context, st *state, c *cluster, method stri
 	if registeredOnly {
 		return false
 	}
-	sc, err := c.describe(ctx)
-	if err != nil {
-		return false
-	}
-	return sc.Method(method) != nil
+	// Routing never calls a backend: it answers from the schema kept off
+	// the request path (see schemas.go).
+	return c.cachedSchema(ctx).Method(method) != nil
 }
 
 func lastSegment(p string) string {
