@@ -68,6 +68,22 @@ type cluster struct {
 
 	// schemas keeps the service's schema off the request path.
 	schemas *schemaCache
+
+	// wg counts the goroutines the cluster started (health checks,
+	// definitions watch, retiring members); close waits for them.
+	wg sync.WaitGroup
+	// quit is closed when the cluster closes.
+	quit      chan struct{}
+	closeOnce sync.Once
+}
+
+// spawn runs f on a goroutine that close waits for.
+func (c *cluster) spawn(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
 }
 
 // member is one instance with its client and health state.
@@ -95,6 +111,7 @@ func newCluster(name string, svc *mapping.Service, pool *clientPool, key string,
 	c := &cluster{
 		name: name, svc: svc, pool: pool, key: key, zone: zone, log: log, now: time.Now,
 		members: map[string]*member{}, overrides: map[string]bool{}, schemas: newSchemaCache(),
+		quit:        make(chan struct{}),
 		maxFailures: 5, baseEjection: 10 * time.Second, maxEjectedPct: 50,
 	}
 	if o := svc.Outlier; o != nil {
@@ -211,7 +228,7 @@ func (c *cluster) rebuildLocked() bool {
 	for addr, m := range c.members {
 		if byAddr[addr] == nil {
 			delete(c.members, addr)
-			go c.retire(m)
+			c.spawn(func() { c.retire(m) })
 		}
 	}
 	c.snap.Store(&snapshot{all: all, byAddr: byAddr, balancer: map[string]registry.Balancer{}})
@@ -277,8 +294,14 @@ func (c *cluster) healthLoop(ctx context.Context, hc *mapping.HealthCheck) {
 // instance's last requests are not cut off.
 func (c *cluster) retire(m *member) {
 	deadline := c.now().Add(c.svc.Timeout + time.Second)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
 	for m.inflight.Load() > 0 && c.now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-c.quit:
+			deadline = time.Time{}
+		case <-t.C:
+		}
 	}
 	c.pool.release(c.key, m.inst.Address)
 }
@@ -326,7 +349,12 @@ func (c *cluster) removeStatic(addr string) bool {
 	return removed
 }
 
-func (c *cluster) close() {
+// close stops the cluster's goroutines, waits for them and releases its
+// clients. It may be called more than once.
+func (c *cluster) close() { c.closeOnce.Do(c.closeNow) }
+
+func (c *cluster) closeNow() {
+	close(c.quit)
 	c.stopSchemas()
 	if c.stopHealth != nil {
 		c.stopHealth()
@@ -343,6 +371,7 @@ func (c *cluster) close() {
 	ms := c.members
 	c.members = map[string]*member{}
 	c.mu.Unlock()
+	c.wg.Wait()
 	for addr := range ms {
 		c.pool.release(c.key, addr)
 	}

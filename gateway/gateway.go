@@ -158,6 +158,40 @@ type Gateway struct {
 	// authFailures counts wrong API keys per client address; it outlives
 	// reloads.
 	authFailures *failures
+
+	retireMu sync.Mutex
+	retiring []retiring // clusters a reload replaced, closed after a grace
+}
+
+// retiring is a set of replaced clusters waiting out their grace.
+type retiring struct {
+	timer *time.Timer
+	run   func() // closes the clusters, once
+	done  *atomic.Bool
+}
+
+// retireLater closes clusters a reload replaced once calls in flight on
+// them have had grace to finish; Close closes them at once.
+func (g *Gateway) retireLater(gone []*cluster, grace time.Duration) {
+	var once sync.Once
+	done := new(atomic.Bool)
+	run := func() {
+		once.Do(func() {
+			for _, c := range gone {
+				c.close()
+			}
+			done.Store(true)
+		})
+	}
+	g.retireMu.Lock()
+	defer g.retireMu.Unlock()
+	kept := g.retiring[:0]
+	for _, r := range g.retiring {
+		if !r.done.Load() {
+			kept = append(kept, r)
+		}
+	}
+	g.retiring = append(kept, retiring{timer: time.AfterFunc(grace, run), run: run, done: done})
 }
 
 // state is one immutable generation of configuration.
@@ -299,12 +333,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		}
 		if len(gone) > 0 {
 			// Let calls in flight on the old clusters finish first.
-			grace := old.cfg.LongestTimeout() + time.Second
-			time.AfterFunc(grace, func() {
-				for _, c := range gone {
-					c.close()
-				}
-			})
+			g.retireLater(gone, old.cfg.LongestTimeout()+time.Second)
 		}
 	}
 	g.log.Info("config in force", "version", st.version, "services", len(cfg.Services), "routes", table.Len())
@@ -326,7 +355,7 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	if svc.HealthCheck != nil {
 		hctx, cancel := context.WithCancel(g.ctx)
 		c.stopHealth = cancel
-		go c.healthLoop(hctx, svc.HealthCheck)
+		c.spawn(func() { c.healthLoop(hctx, svc.HealthCheck) })
 	}
 	if svc.Discovery != nil {
 		if err := g.discover(c, svc, cfg); err != nil {
@@ -363,9 +392,11 @@ func (g *Gateway) discover(c *cluster, svc *mapping.Service, cfg *mapping.Config
 	if ds, ok := d.(DefinitionSource); ok {
 		dctx, cancel := context.WithCancel(g.ctx)
 		c.stopDefs = cancel
-		go ds.WatchDefinitions(dctx, svc, reg, func(defs [][]byte) {
-			c.defs.Store(&defs)
-			g.log.Info("service definitions published", "service", svc.Name, "definitions", len(defs))
+		c.spawn(func() {
+			ds.WatchDefinitions(dctx, svc, reg, func(defs [][]byte) {
+				c.defs.Store(&defs)
+				g.log.Info("service definitions published", "service", svc.Name, "definitions", len(defs))
+			})
 		})
 	}
 	return nil
@@ -385,6 +416,15 @@ func (g *Gateway) Describe(ctx context.Context, service string) (*generic.Servic
 // close Options.Discovery: its creator does, after Close.
 func (g *Gateway) Close() error {
 	g.cancel()
+	// Clusters a reload replaced close now instead of after their grace.
+	g.retireMu.Lock()
+	pending := g.retiring
+	g.retiring = nil
+	g.retireMu.Unlock()
+	for _, r := range pending {
+		r.timer.Stop()
+		r.run()
+	}
 	st := g.state.Load()
 	if st != nil {
 		for _, c := range st.clusters {
