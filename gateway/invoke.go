@@ -1,0 +1,137 @@
+package gateway
+
+// Picking an instance and calling it, with retries on another instance.
+
+import (
+	"context"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/registry"
+)
+
+// balancerFor returns the balancer over the instances a request with tag
+// may use, building it once per snapshot and tag.
+func (c *cluster) balancerFor(s *snapshot, tag string) (registry.Balancer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.balancer[tag]; ok {
+		return b, nil
+	}
+	insts := registry.Route(s.all, registry.RouteRequest{Tag: tag, TagFallback: *c.svc.TagFallback, Zone: c.zone})
+	var b registry.Balancer
+	if len(insts) > 0 {
+		var err error
+		b, err = registry.NewBalancer(c.svc.Balancer, insts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.balancer[tag] = b
+	return b, nil
+}
+
+// pickRequest carries what instance choice needs from the HTTP request.
+type pickRequest struct {
+	tag     string
+	hashKey string
+	retries int
+	// idempotent allows a retry after the request may have reached a backend.
+	idempotent bool
+	// started reports whether a streaming reply already sent messages; no
+	// retry after that.
+	started func() bool
+}
+
+// invoke runs the call with retries on other instances.
+func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest) (*generic.Result, error) {
+	s := c.snap.Load()
+	b, err := c.balancerFor(s, pr.tag)
+	if err != nil {
+		return nil, generic.Errorf(generic.CodeInternal, "balancer: %w", err)
+	}
+	if b == nil {
+		if pr.tag != "" && len(s.all) > 0 {
+			return nil, generic.Errorf(generic.CodeUnavailable, "no instance of %s carries tag %q", c.name, pr.tag)
+		}
+		return nil, generic.Errorf(generic.CodeUnavailable, "no instance of %s is available", c.name)
+	}
+	var tried []*registry.Instance
+	now := c.now().UnixNano()
+	info := registry.PickInfo{
+		HashKey: pr.hashKey,
+		Exclude: func(in *registry.Instance) bool {
+			for _, t := range tried {
+				if t == in {
+					return true
+				}
+			}
+			m := s.byAddr[in.Address]
+			return m == nil || m.ejectedUntil.Load() > now || m.unhealthy.Load()
+		},
+		Load: func(in *registry.Instance) int64 {
+			if m := s.byAddr[in.Address]; m != nil {
+				return m.inflight.Load()
+			}
+			return 0
+		},
+	}
+	var lastErr error
+	for attempt := 0; attempt <= pr.retries; attempt++ {
+		in := b.Pick(info)
+		if in == nil {
+			if attempt == 0 {
+				// Every instance is ejected: try the least recently
+				// ejected rather than fail outright.
+				in = c.leastEjected(s, tried)
+			}
+			if in == nil {
+				break
+			}
+		}
+		tried = append(tried, in)
+		m := s.byAddr[in.Address]
+		m.inflight.Add(1)
+		actx, span := c.tracing.attemptSpan(ctx, c, call, in.Address)
+		res, err := m.client.Invoke(actx, call)
+		endSpan(span, err)
+		m.inflight.Add(-1)
+		if err == nil {
+			m.fails.Store(0)
+			return res, nil
+		}
+		lastErr = err
+		code := generic.CodeOf(err)
+		if code == generic.CodeCanceled && ctx.Err() == nil {
+			// The client, not the caller, gave up (a connection closing):
+			// a connection failure.
+			code = generic.CodeUnavailable
+			e := *generic.AsError(err)
+			e.Code = code
+			lastErr = &e
+		}
+		if failureCounts(code) {
+			c.recordFailure(s, m)
+		} else {
+			m.fails.Store(0)
+		}
+		if ctx.Err() != nil || !retryable(code, pr.idempotent) || pr.started != nil && pr.started() {
+			break
+		}
+	}
+	if lastErr == nil {
+		return nil, generic.Errorf(generic.CodeUnavailable, "no healthy instance of %s", c.name)
+	}
+	return nil, lastErr
+}
+
+// retryable: a connection failure (UNAVAILABLE) never reached the backend
+// and may be retried; anything else only when the route is idempotent.
+func retryable(code generic.Code, idempotent bool) bool {
+	switch code {
+	case generic.CodeUnavailable:
+		return true
+	case generic.CodeDeadlineExceeded, generic.CodeBackendError, generic.CodeInternal, generic.CodeUnknown, generic.CodeAborted:
+		return idempotent
+	}
+	return false
+}
