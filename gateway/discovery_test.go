@@ -485,7 +485,7 @@ func TestPublishedDefinitionsReachTheAdapter(t *testing.T) {
 	closeGateway := sync.OnceValue(g.Close)
 	t.Cleanup(func() { closeGateway() })
 	env := <-envs
-	if got := env.DubboDefinitions(); got != nil {
+	if got := env.Definitions(); got != nil {
 		t.Fatalf("before any is published: got %q, want none", got)
 	}
 	for _, want := range []string{`{"methods": [{"name": "Get"}]}`, `{"methods": [{"name": "Get"}, {"name": "List"}]}`} {
@@ -495,7 +495,7 @@ func TestPublishedDefinitionsReachTheAdapter(t *testing.T) {
 			t.Fatal("the gateway does not follow published definitions")
 		}
 		waitUntil(t, "the published definitions", 5*time.Second, func() bool {
-			got := env.DubboDefinitions()
+			got := env.Definitions()
 			return len(got) == 1 && string(got[0]) == want
 		})
 	}

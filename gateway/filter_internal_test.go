@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +161,30 @@ func TestTwoFiltersWithOneOrderAreRefused(t *testing.T) {
 	err := uniqueOrders(sortFilters([]filter{callFormFilter{}, badOrder{"x"}, badOrder{"y"}}))
 	if err == nil || !strings.Contains(err.Error(), "share order 110") {
 		t.Fatalf("got %v, want an error naming the shared order", err)
+	}
+}
+
+// The gateway names no protocol: what it needs of a protocol section it
+// asks mapping.Service, and adapters come from Options.Protocols.
+func TestGatewayCodeNamesNoProtocol(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	word := regexp.MustCompile(`(?i)\b(grpc|dubbo|thrift|tars|triple)\b|\.(GRPC|Dubbo|Thrift|Tars)\b`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			code, _, _ := strings.Cut(line, "//")
+			if m := word.FindString(code); m != "" {
+				t.Errorf("%s:%d names protocol %q in code: %s", f, i+1, m, strings.TrimSpace(line))
+			}
+		}
 	}
 }

@@ -37,11 +37,11 @@ type ServiceEnv struct {
 	// URL), for adapters that take parameter types from them. Safe for
 	// concurrent use.
 	ReportedAPIs func(method string) []registry.API
-	// DubboDefinitions returns the newest set of service definitions the
+	// Definitions returns the newest set of service definitions the
 	// service's registry publishes (Options.Discovery as a
 	// DefinitionSource; for Dubbo, the gson FullServiceDefinition JSON of
 	// a metadata report); nil when none.
-	DubboDefinitions func() [][]byte
+	Definitions func() [][]byte
 }
 
 // Discovery finds the instances of the services whose config has a
@@ -65,7 +65,7 @@ type Discovery interface {
 // DefinitionSource is implemented by a Discovery whose registries also
 // publish the definitions of the services they list (a Dubbo metadata
 // report). The gateway keeps the newest set per service and hands it to
-// the adapter through ServiceEnv.DubboDefinitions.
+// the adapter through ServiceEnv.Definitions.
 type DefinitionSource interface {
 	// WatchDefinitions calls apply with the definitions published for svc
 	// in reg whenever the set changes, until ctx ends, and then returns;
@@ -74,9 +74,9 @@ type DefinitionSource interface {
 	WatchDefinitions(ctx context.Context, svc *mapping.Service, reg *mapping.Registry, apply func(defs [][]byte))
 }
 
-// dubboDefinitions reads the published definitions of the service named
+// definitions reads the published definitions of the service named
 // name in the generation in force.
-func (g *Gateway) dubboDefinitions(name string) func() [][]byte {
+func (g *Gateway) definitions(name string) func() [][]byte {
 	return func() [][]byte {
 		st := g.state.Load()
 		if st == nil || st.clusters[name] == nil {
@@ -202,8 +202,9 @@ type state struct {
 	loadedAt time.Time
 	table    *mapping.Table
 	clusters map[string]*cluster
-	byGRPC   map[string]*cluster // fully-qualified gRPC service -> cluster
-	sets     map[string][]*cluster
+	// byQualified finds a service by its fully-qualified wire name.
+	byQualified map[string]*cluster
+	sets        map[string][]*cluster
 	// declared lists each service's APIs named in YAML (apis and routes).
 	declared map[string]map[string]bool
 	// auth checks API keys; nil when server.auth is absent.
@@ -257,7 +258,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	}
 	st := &state{
 		cfg: cfg, raw: raw, loadedAt: time.Now(), table: table,
-		clusters: map[string]*cluster{}, byGRPC: map[string]*cluster{},
+		clusters: map[string]*cluster{}, byQualified: map[string]*cluster{},
 		sets: map[string][]*cluster{}, declared: map[string]map[string]bool{},
 		auth: newAuthn(cfg.Server.Auth), cors: newCORS(cfg.Server.CORS, cfg.Server.Auth),
 	}
@@ -291,19 +292,17 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
 		c := st.clusters[svc.Name]
-		if svc.GRPC != nil && svc.GRPC.Service != "" {
-			if _, dup := st.byGRPC[svc.GRPC.Service]; !dup {
-				st.byGRPC[svc.GRPC.Service] = c
+		if q := svc.QualifiedName(); q != "" {
+			if _, dup := st.byQualified[q]; !dup {
+				st.byQualified[q] = c
 			}
 		}
 		d := map[string]bool{}
 		for _, a := range svc.APIs {
 			d[a] = true
 		}
-		if svc.Dubbo != nil {
-			for name := range svc.Dubbo.Methods {
-				d[name] = true
-			}
+		for _, name := range svc.DeclaredMethods() {
+			d[name] = true
 		}
 		st.declared[svc.Name] = d
 	}
@@ -341,16 +340,14 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 }
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
-	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), DubboDefinitions: g.dubboDefinitions(svc.Name)})
+	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), Definitions: g.definitions(svc.Name)})
 	if err != nil {
 		return nil, err
 	}
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
 	c.tracing = g.tracing
 	c.limit = newLimiter(svc.RateLimit)
-	if svc.GRPC != nil {
-		c.qualified = svc.GRPC.Service
-	}
+	c.qualified = svc.QualifiedName()
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {
 		hctx, cancel := context.WithCancel(g.ctx)

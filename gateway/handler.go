@@ -358,7 +358,7 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 		t := &target{method: method, how: "direct"}
 		if c := st.clusters[svcName]; c != nil {
 			t.cluster, t.svc = c, c.svc
-		} else if c := st.byGRPC[svcName]; c != nil {
+		} else if c := st.byQualified[svcName]; c != nil {
 			t.cluster, t.svc, t.service = c, c.svc, svcName
 		}
 		if t.cluster != nil {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -31,32 +30,9 @@ type pooledClient struct {
 	refs   int
 }
 
-// protoKey identifies a service's protocol configuration.
-func protoKey(s *mapping.Service) string {
-	b, _ := json.Marshal(struct {
-		P       string
-		G       *mapping.GRPC
-		D       *mapping.Dubbo
-		T       *mapping.Thrift
-		R       *mapping.Tars
-		H       *mapping.HTTPBackend
-		Timeout any
-	}{s.Protocol, s.GRPC, s.Dubbo, s.Thrift, s.Tars, s.HTTP, dubboTimeout(s)})
-	return string(b)
-}
-
-// dubboTimeout: the Dubbo adapter takes the service timeout as its default
-// request timeout, so it is part of that adapter's identity.
-func dubboTimeout(s *mapping.Service) any {
-	if s.Dubbo != nil {
-		return s.Timeout
-	}
-	return nil
-}
-
 // protocol returns the shared adapter for s, creating it on first use.
 func (p *clientPool) protocol(s *mapping.Service, env ServiceEnv) (string, generic.Protocol, error) {
-	key := protoKey(s) + "\x00" + s.Name
+	key := s.ProtocolKey() + "\x00" + s.Name
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e := p.protos[key]; e != nil {

@@ -96,10 +96,10 @@ func dubboTypes(env gateway.ServiceEnv) func(string) []dubbo.Method {
 	var parsedFrom *[]byte
 	var parsed map[string][]dubbo.Method
 	fromDefs := func(method string) []dubbo.Method {
-		if env.DubboDefinitions == nil {
+		if env.Definitions == nil {
 			return nil
 		}
-		defs := env.DubboDefinitions()
+		defs := env.Definitions()
 		if len(defs) == 0 {
 			return nil
 		}
