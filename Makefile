@@ -6,6 +6,7 @@
 #                detector, and each fuzz target for 50,000 inputs
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m)
 #   make build   build bin/rpcbridge
+#   make dist    archives for linux/amd64, linux/arm64, darwin/arm64 + SHA256SUMS
 #   make demo    run the gateway on built-in sample backends
 #   make bench   run the Go benchmarks
 
@@ -16,7 +17,7 @@ FUZZTIME ?= 10m
 # package:target for every fuzz target
 FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
-.PHONY: test deps vet fmt-check build demo bench fuzz
+.PHONY: test deps vet fmt-check build dist demo bench fuzz
 
 test: deps vet fmt-check
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
@@ -40,8 +41,25 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/')); \
 	if [ -n "$$out" ]; then echo "gofmt -l lists:"; echo "$$out"; exit 1; fi
 
+# -buildvcs=auto stamps the VCS version, revision and time that
+# `rpcbridge version`, /admin/config and rpcbridge_build_info show (some
+# environments set GOFLAGS=-buildvcs=false).
 build:
-	$(GO) build -trimpath -o bin/rpcbridge ./cmd/rpcbridge
+	$(GO) build -trimpath -buildvcs=auto -o bin/rpcbridge ./cmd/rpcbridge
+
+DIST_TARGETS ?= linux/amd64 linux/arm64 darwin/arm64
+
+# make dist: static archives for each of DIST_TARGETS, with SHA-256 sums.
+dist:
+	@rm -rf dist && mkdir -p dist
+	@for t in $(DIST_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; name=rpcbridge-$$os-$$arch; \
+		echo "build $$name"; mkdir -p dist/$$name; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w" -o dist/$$name/rpcbridge ./cmd/rpcbridge || exit 1; \
+		cp README.md ARCHITECTURE.md dist/$$name/; \
+		tar -C dist -czf dist/$$name.tar.gz $$name && rm -rf dist/$$name; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 demo:
 	$(GO) run ./cmd/rpcbridge demo

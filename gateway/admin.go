@@ -152,7 +152,7 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 		writeJSON(w, 200, map[string]any{
 			"version": st.version, "loaded_at": st.loadedAt.UTC().Format(time.RFC3339Nano),
 			"source": g.opts.Source, "services": len(st.cfg.Services), "routes": st.table.Len(),
-			"reloads": g.reloads.Load(), "yaml": string(mapping.Redact(st.raw)),
+			"reloads": g.reloads.Load(), "yaml": string(mapping.Redact(st.raw)), "build": g.opts.Build,
 		})
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, r *http.Request) {

@@ -124,6 +124,9 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// Source describes where the config came from, for /admin/config.
 	Source string
+	// Build describes the binary, for /admin/config and
+	// rpcbridge_build_info; empty fields are left out.
+	Build Build
 	// TracerProvider receives the gateway's OpenTelemetry spans (one per
 	// request, one per backend attempt); nil means no spans are recorded,
 	// but incoming W3C trace context is still forwarded to backends.
@@ -231,6 +234,11 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	m, err := newMetrics(opts.Metrics)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Build.Version != "" {
+		if err := registerBuildInfo(opts.Metrics, opts.Build); err != nil {
+			return nil, err
+		}
 	}
 	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
 		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}, authFailures: newFailures()}

@@ -27,9 +27,6 @@ import (
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
 const usage = `rpcbridge: HTTP/JSON to gRPC, Dubbo, Thrift, Tars and HTTP backends
 
 usage:
@@ -73,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "describe":
 		err = cmdDescribe(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
-		fmt.Fprintln(stdout, "rpcbridge", version)
+		fmt.Fprintln(stdout, versionLine(buildInfo()))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -183,7 +180,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	// The discovery is closed after the gateway (defers run in reverse).
 	disc := newZKDiscovery(log)
 	defer disc.Close()
-	opts := gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path, TracerProvider: tp}
+	opts := gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
 	if *zkServers != "" {
 		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override, *pprof)
 	}
@@ -224,7 +221,7 @@ func serve(ctx context.Context, g *gateway.Gateway, cfg *mapping.Config, log *sl
 		}
 		log.Info("control plane listening", "addr", admin.Addr().String())
 	}
-	log.Info("gateway listening", "addr", data.Addr().String(), "version", version)
+	log.Info("gateway listening", "addr", data.Addr().String(), "version", buildInfo().Version)
 	err = g.Serve(ctx, data, admin, ao)
 	log.Info("gateway stopped")
 	return err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -305,5 +306,16 @@ func TestDescribePrintsMethodsAndTypesOfEveryProtocol(t *testing.T) {
 	errOut.Reset()
 	if code := run(context.Background(), []string{"describe", "-c", cfg, "-timeout", "300ms", "nosuch"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), `no service named "nosuch"`) {
 		t.Fatalf("unknown service: exit %d, %s", code, errOut.String())
+	}
+}
+
+func TestVersionPrintsTheBuild(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"version"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	line := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(line, "rpcbridge ") || !strings.Contains(line, runtime.Version()) || strings.Contains(line, "0.1.0-dev") {
+		t.Fatalf("got %q, want \"rpcbridge <version> ... %s\"", line, runtime.Version())
 	}
 }
