@@ -558,7 +558,7 @@ func TestDiscoveryProblemsRefuseTheConfig(t *testing.T) {
 }
 
 func TestGatewayImportsNoConcreteRegistry(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", ".", "../mapping").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
@@ -567,9 +567,9 @@ func TestGatewayImportsNoConcreteRegistry(t *testing.T) {
 		t.Fatalf("go list -deps: got no packages")
 	}
 	for _, d := range deps {
-		for _, banned := range []string{"github.com/rpcbridge/rpcbridge/registry/zookeeper", "github.com/rpcbridge/rpcbridge/registry/static", "github.com/go-zookeeper/zk"} {
+		for _, banned := range []string{"github.com/rpcbridge/rpcbridge/registry/zookeeper", "github.com/rpcbridge/rpcbridge/registry/static", "github.com/go-zookeeper/zk", "github.com/rpcbridge/rpcbridge/protocols"} {
 			if d == banned || strings.HasPrefix(d, banned+"/") {
-				t.Errorf("gateway depends on %s, want no %s (discovery comes through Options.Discovery)", d, banned)
+				t.Errorf("gateway or mapping depends on %s, want no %s (adapters come through Options.Protocols, discovery through Options.Discovery)", d, banned)
 			}
 		}
 	}
