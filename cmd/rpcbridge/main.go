@@ -40,7 +40,8 @@ usage:
                                        validate a config and store it for every replica
   rpcbridge config get -zk HOST:PORT [-group G]
                                        print the stored config and its version
-  rpcbridge demo [-listen ADDR]        run the gateway on built-in sample backends
+  rpcbridge demo [-listen ADDR] [-admin ADDR] [-dir DIR]
+                                       run the gateway on built-in sample backends
   rpcbridge version                    print the version
 `
 

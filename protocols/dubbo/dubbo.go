@@ -171,11 +171,16 @@ func New(o Options) (*Protocol, error) {
 }
 
 // QuietLibraryLogs lowers dubbo-getty's logger, which otherwise writes
-// every packet at debug level, to errors only. Its setter swaps a package
-// variable without a lock: call this once at process start, before any
-// Dubbo connection exists (cmd/rpcbridge does).
+// every packet at debug level, to errors only, and gives dubbo-go a logger
+// that writes errors without stack traces to standard error (see
+// libraryLogger). Both setters swap package variables without a lock:
+// call this once at process start, before any Dubbo connection exists
+// (cmd/rpcbridge does).
 func QuietLibraryLogs() {
 	_ = getty.SetLoggerLevel(getty.LoggerLevelError)
+	if l, err := newLibraryLogger(); err == nil {
+		gostlogger.SetLogger(l)
+	}
 }
 
 func newSignature(m Method) (signature, error) {
