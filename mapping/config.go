@@ -393,6 +393,13 @@ func Decode(data []byte) (*Config, error) {
 		}
 		return nil, withHint(data, err)
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, withHint(data, err)
+		}
+		return nil, fmt.Errorf("line %d: a second YAML document (after ---): the config is one document", more.Line)
+	}
 	return &c, nil
 }
 

@@ -24,6 +24,8 @@ func (p Problems) Error() string {
 var (
 	serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]*$`)
 	httpMethods   = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+	headerNameRE  = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+	hostRE        = regexp.MustCompile(`^[A-Za-z0-9.\-\[\]:]+$`)
 )
 
 // Protocols lists the protocol names a service may use.
@@ -58,6 +60,7 @@ func (c *Config) Validate() error {
 			add("server.auth: keys lists no key")
 		}
 		names := map[string]bool{}
+		secrets := map[string]string{} // key -> the name that uses it
 		for i, k := range a.Keys {
 			where := fmt.Sprintf("server.auth.keys[%d]", i)
 			if k.Name == "" {
@@ -71,6 +74,15 @@ func (c *Config) Validate() error {
 				add("%s %q: give exactly one of key and key_env", where, k.Name)
 			case k.KeyEnv != "" && os.Getenv(k.KeyEnv) == "":
 				add("%s %q: environment variable %s is empty", where, k.Name, k.KeyEnv)
+			}
+			key := k.Key
+			if k.KeyEnv != "" {
+				key = os.Getenv(k.KeyEnv)
+			}
+			if other, dup := secrets[key]; dup && key != "" {
+				add("%s %q: the same key as %q; each caller needs its own key", where, k.Name, other)
+			} else if key != "" {
+				secrets[key] = k.Name
 			}
 		}
 	}
@@ -157,6 +169,9 @@ func (c *Config) Validate() error {
 			if !strings.HasPrefix(r.Match.Prefix, "/") {
 				add("%s: match.prefix must start with /, got %q", where, r.Match.Prefix)
 			}
+		}
+		if r.Match.Host != "" && !hostRE.MatchString(r.Match.Host) {
+			add("%s: match.host: want a host name, got %q", where, r.Match.Host)
 		}
 		for _, m := range r.Match.Methods {
 			switch up := strings.ToUpper(m); {
@@ -342,16 +357,65 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 	if s.Outlier != nil && (s.Outlier.MaxEjectionPercent < 0 || s.Outlier.MaxEjectionPercent > 100) {
 		add("%s: outlier.max_ejection_percent: want 0 to 100, got %d", where, s.Outlier.MaxEjectionPercent)
 	}
+	for j, h := range s.ForwardHeaders {
+		if !headerNameRE.MatchString(h) {
+			add("%s: forward_headers[%d]: %q is not a header name", where, j, h)
+		}
+	}
+	if hk := s.HashKey; hk != nil {
+		set := 0
+		for _, v := range []string{hk.Header, hk.Query, hk.Path} {
+			if v != "" {
+				set++
+			}
+		}
+		if set > 1 {
+			add("%s: hash_key: give one of header, query and path", where)
+		}
+		if s.Balancer != "consistent_hash" {
+			add("%s: hash_key is used only by balancer consistent_hash, got balancer %s", where, s.Balancer)
+		}
+	}
+	// Durations and sizes where a negative value means nothing.
+	var durs []namedDuration
+	if o := s.Outlier; o != nil {
+		durs = append(durs, namedDuration{"outlier.base_ejection", o.BaseEjection})
+	}
+	if h := s.HealthCheck; h != nil {
+		durs = append(durs, namedDuration{"health_check.interval", h.Interval}, namedDuration{"health_check.timeout", h.Timeout})
+	}
+	if t := s.Thrift; t != nil {
+		durs = append(durs, namedDuration{"thrift.idle_timeout", t.IdleTimeout})
+		if t.PoolSize < 0 {
+			add("%s: thrift.pool_size must not be negative, got %d", where, t.PoolSize)
+		}
+	}
+	if t := s.Tars; t != nil {
+		if t.Conns < 0 {
+			add("%s: tars.conns must not be negative, got %d", where, t.Conns)
+		}
+		if t.Servant != "" && len(strings.Split(t.Servant, ".")) != 3 {
+			add("%s: tars.servant: want App.Server.Obj, got %q", where, t.Servant)
+		}
+	}
+	for _, d := range durs {
+		if d.v < 0 {
+			add("%s: %s must not be negative, got %s", where, d.key, d.v)
+		}
+	}
+}
+
+type namedDuration struct {
+	key string
+	v   time.Duration
 }
 
 // validateLimits checks the listener limits, CORS and the control plane's
 // protection.
 func (c *Config) validateLimits(add func(string, ...any)) {
 	sv := &c.Server
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"read_timeout", sv.ReadTimeout}, {"write_timeout", sv.WriteTimeout}, {"idle_timeout", sv.IdleTimeout}} {
+	for _, d := range []namedDuration{{"read_timeout", sv.ReadTimeout}, {"write_timeout", sv.WriteTimeout},
+		{"idle_timeout", sv.IdleTimeout}, {"shutdown_timeout", sv.ShutdownTimeout}} {
 		if d.v < 0 {
 			add("server.%s: must not be negative, got %v", d.key, d.v)
 		}
@@ -361,6 +425,21 @@ func (c *Config) validateLimits(add func(string, ...any)) {
 	}
 	if sv.MaxJSONDepth < 0 || sv.MaxJSONDepth > MaxJSONDepthLimit {
 		add("server.max_json_depth: want 1..%d, got %d", MaxJSONDepthLimit, sv.MaxJSONDepth)
+	}
+	if cors := sv.CORS; cors != nil {
+		for i, m := range cors.AllowMethods {
+			if !httpMethods[strings.ToUpper(m)] {
+				add("server.cors.allow_methods[%d]: %q is not a method a backend takes; want GET, POST, PUT, PATCH or DELETE", i, m)
+			}
+		}
+		for i, h := range cors.AllowHeaders {
+			if h != "*" && !headerNameRE.MatchString(h) {
+				add("server.cors.allow_headers[%d]: %q is not a header name", i, h)
+			}
+		}
+	}
+	if cors := sv.CORS; cors != nil && cors.MaxAge < 0 {
+		add("server.cors.max_age: must not be negative, got %s", cors.MaxAge)
 	}
 	if cors := sv.CORS; cors != nil && cors.AllowCredentials {
 		for _, o := range cors.AllowOrigins {
