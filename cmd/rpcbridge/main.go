@@ -4,6 +4,7 @@
 //	rpcbridge serve -c gateway.yaml     run the gateway
 //	rpcbridge validate -c gateway.yaml  check a config; print every problem
 //	rpcbridge demo                      run the gateway on built-in sample backends
+//	rpcbridge health                    exit 0 when a running gateway is ready
 //	rpcbridge version                   print the version
 package main
 
@@ -42,6 +43,8 @@ usage:
                                        print the stored config and its version
   rpcbridge demo [-listen ADDR] [-admin ADDR] [-dir DIR]
                                        run the gateway on built-in sample backends
+  rpcbridge health [-admin ADDR] [-live]
+                                       exit 0 when a running gateway is ready (/readyz)
   rpcbridge version                    print the version
 `
 
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(ctx, args[1:], stdout, stderr)
 	case "describe":
 		err = cmdDescribe(ctx, args[1:], stdout, stderr)
+	case "health":
+		err = cmdHealth(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, versionLine(buildInfo()))
 	case "help", "-h", "--help":

@@ -286,3 +286,18 @@ func TestVersionPrintsTheBuild(t *testing.T) {
 		t.Fatalf("got %q, want \"rpcbridge <version> ... %s\"", line, runtime.Version())
 	}
 }
+
+func TestHealthExitsZeroOnlyWhenTheGatewayIsReady(t *testing.T) {
+	f := newReloadFixture(t)
+	f.write("/one")
+	_, admin := f.serve("0")
+	addr := strings.TrimPrefix(admin, "http://")
+	waitFor(t, "the control plane", 10*time.Second, func() bool { c, _ := get(admin + "/readyz"); return c == 200 })
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"health", "-admin", addr}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ready") {
+		t.Fatalf("ready gateway: got exit %d, %q %q, want 0 and the readiness body", code, out.String(), errOut.String())
+	}
+	if code := run(context.Background(), []string{"health", "-admin", freeAddr(t), "-timeout", "500ms"}, &out, &errOut); code != 1 {
+		t.Fatalf("nothing listening: got exit %d, want 1", code)
+	}
+}
