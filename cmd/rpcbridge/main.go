@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -208,7 +209,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		override(cfg)
 		return g.Reload(cfg, raw)
 	}
-	go watchConfig(ctx, log, *path, *watch, reload)
+	go watchConfig(ctx, log, *path, raw, *watch, reload)
 	return serve(ctx, g, cfg, log, gateway.AdminOptions{Reload: reload, Pprof: *pprof})
 }
 
@@ -233,9 +234,13 @@ func serve(ctx context.Context, g *gateway.Gateway, cfg *mapping.Config, log *sl
 	return err
 }
 
-// watchConfig reloads on SIGHUP and when the file's size or modification
-// time changes. A refused config is logged; the old one stays in force.
-func watchConfig(ctx context.Context, log *slog.Logger, path string, every time.Duration, reload func() error) {
+// watchConfig reloads on SIGHUP and when the file changes: its size or
+// modification time differ, or, while it was modified in the last two
+// seconds (file systems keep coarse times, so two quick same-size writes
+// can share one), its content differs from what was last loaded. loaded
+// is the text the gateway started with. A refused config is logged; the
+// old one stays in force.
+func watchConfig(ctx context.Context, log *slog.Logger, path string, loaded []byte, every time.Duration, reload func() error) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -245,14 +250,22 @@ func watchConfig(ctx context.Context, log *slog.Logger, path string, every time.
 		defer t.Stop()
 		tick = t.C
 	}
-	stamp := func() string {
+	stat := func() (string, time.Time) {
 		fi, err := os.Stat(path)
 		if err != nil {
-			return ""
+			return "", time.Time{}
 		}
-		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano()), fi.ModTime()
 	}
-	last := stamp()
+	sum := func() ([32]byte, bool) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return [32]byte{}, false
+		}
+		return sha256.Sum256(b), true
+	}
+	last, _ := stat()
+	lastSum := sha256.Sum256(loaded)
 	do := func(why string) {
 		if err := reload(); err != nil {
 			log.Error("config refused; the old one stays in force", "why", why, "err", err)
@@ -265,11 +278,22 @@ func watchConfig(ctx context.Context, log *slog.Logger, path string, every time.
 		case <-ctx.Done():
 			return
 		case <-hup:
-			last = stamp()
+			last, _ = stat()
+			if h, ok := sum(); ok {
+				lastSum = h
+			}
 			do("SIGHUP")
 		case <-tick:
-			if s := stamp(); s != last && s != "" {
-				last = s
+			s, mod := stat()
+			if s == "" {
+				continue
+			}
+			if s == last && time.Since(mod) > 2*time.Second {
+				continue
+			}
+			last = s
+			if h, ok := sum(); ok && h != lastSum {
+				lastSum = h
 				do("file changed")
 			}
 		}
