@@ -490,6 +490,14 @@ func TestPOJOReplyOfUnregisteredClass(t *testing.T) {
 }
 
 func TestStoppedProviderIsUnavailableQuickly(t *testing.T) {
+	if raceDetector {
+		// dubbo-getty v1.4.10 reads a session's timeouts without
+		// synchronisation when the session closes (session.go:857) while a
+		// call's write stores them atomically (session.go:408): a provider
+		// dying under a live client is a data race inside the library.
+		// `make test` runs this test again without -race.
+		t.Skip("dubbo-getty's session close races with a write; run without -race")
+	}
 	ch := testprovider.StartChild(t, "dubbo", true)
 	// Dial connects. (No call before the stop: dubbo-getty v1.4.10 reads
 	// a connection's timeouts without synchronisation when the
