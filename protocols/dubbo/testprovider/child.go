@@ -108,18 +108,21 @@ func StartChild(t testing.TB, spec string, stoppable bool) *Child {
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
+	stderrTail := func() []byte {
+		b, _ := os.ReadFile(errLog.Name())
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		return b
+	}
 	select {
 	case l := <-lines:
 		if !strings.HasPrefix(l, "ADDR ") {
-			b, _ := os.ReadFile(errLog.Name())
-			if len(b) > 4000 {
-				b = b[len(b)-4000:]
-			}
-			t.Fatalf("child provider: %s\nstderr:\n%s", l, b)
+			t.Fatalf("child provider: %s\nstderr:\n%s", l, stderrTail())
 		}
 		c.Addr = strings.TrimPrefix(l, "ADDR ")
-	case <-time.After(30 * time.Second):
-		t.Fatal("child provider did not start within 30s")
+	case <-time.After(60 * time.Second):
+		t.Fatalf("child provider did not start within 60s\nstderr:\n%s", stderrTail())
 	}
 	return c
 }
