@@ -18,7 +18,7 @@ import (
 // returns the curl lines it prints.
 func demoCurlLines(t *testing.T, args ...string) (lines []string, out, errOut *syncBuffer) {
 	t.Helper()
-	out, errOut = runInBackground(t, append([]string{"demo"}, args...)...)
+	out, errOut = runCommandProcess(t, append([]string{"demo"}, args...)...)
 	waitFor(t, "the demo's banner", 60*time.Second, func() bool {
 		return strings.Contains(out.String(), "Press Ctrl-C") || strings.Contains(errOut.String(), "rpcbridge:")
 	})

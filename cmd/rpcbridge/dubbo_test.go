@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +28,67 @@ func TestMain(m *testing.M) {
 	if testprovider.RunChildIfAsked() {
 		return
 	}
+	// The demo's backends in a process of their own (see
+	// demoBackendsProcess).
+	if os.Getenv(commandEnv) == "backends" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		b, err := startDemoBackends(os.Args[1])
+		if err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		vars, _ := json.Marshal(b.vars)
+		fmt.Printf("VARS %s\n", vars)
+		<-ctx.Done()
+		stop()
+		b.stop()
+		os.Exit(0)
+	}
+	// The command itself, in its own process (see runCommandProcess).
+	if os.Getenv(commandEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
+}
+
+// commandEnv asks this test binary to run as `rpcbridge` itself.
+const commandEnv = "RPCBRIDGE_TEST_RUN_COMMAND"
+
+// runCommandProcess runs `rpcbridge args...` in a process of its own until
+// the test ends (SIGTERM, then a kill after 15 s). The demo runs dubbo-go
+// servers in-process, and dubbo-go's server heartbeat races with itself
+// (remoting/getty/listener.go:322); in a process of its own that stays out
+// of the test's own race report.
+func runCommandProcess(t *testing.T, args ...string) (*syncBuffer, *syncBuffer) {
+	t.Helper()
+	return runCommandProcessEnv(t, "1", args...)
+}
+
+func runCommandProcessEnv(t *testing.T, mode string, args ...string) (*syncBuffer, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), commandEnv+"="+mode)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("rpcbridge %v did not stop within 15s of SIGTERM", args)
+		}
+	})
+	return out, errOut
 }
 
 const dubboYAML = `
@@ -252,4 +316,25 @@ func BenchmarkGatewayDubboEchoLong(b *testing.B) {
 			}
 		}
 	})
+}
+
+// demoBackendsProcess starts the demo's sample backends in a process of
+// their own (dubbo-go's server races with itself, see runCommandProcess)
+// and returns the template variables that point at them.
+func demoBackendsProcess(t *testing.T) map[string]string {
+	t.Helper()
+	out, errOut := runCommandProcessEnv(t, "backends", t.TempDir())
+	var vars map[string]string
+	waitFor(t, "the demo backends", 60*time.Second, func() bool {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(l, "VARS "); ok {
+				return json.Unmarshal([]byte(rest), &vars) == nil
+			}
+			if strings.HasPrefix(l, "ERROR ") {
+				t.Fatalf("demo backends: %s\n%s", l, errOut.String())
+			}
+		}
+		return false
+	})
+	return vars
 }

@@ -248,14 +248,10 @@ routes:
 }
 
 func TestDescribePrintsMethodsAndTypesOfEveryProtocol(t *testing.T) {
-	b, err := startDemoBackends("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.stop)
-	b.vars["listen"], b.vars["admin"] = freeAddr(t), freeAddr(t)
+	vars := demoBackendsProcess(t)
+	vars["listen"], vars["admin"] = freeAddr(t), freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "gateway.yaml")
-	os.WriteFile(cfg, []byte(demoYAML(b.vars)), 0o644)
+	os.WriteFile(cfg, []byte(demoYAML(vars)), 0o644)
 	var out, errOut bytes.Buffer
 	// Every demo service but the plain HTTP one, which publishes no schema.
 	if code := run(context.Background(), []string{"describe", "-c", cfg, "people", "orders", "stock", "users"}, &out, &errOut); code != 0 {
