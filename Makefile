@@ -21,7 +21,7 @@ FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
 test: deps vet fmt-check
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
-	# dubbo-getty races on its own session close; this test runs without -race
+	# dubbo-getty races on its own session close: this test is built only without -race
 	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
 
