@@ -489,7 +489,6 @@ func TestPOJOReplyOfUnregisteredClass(t *testing.T) {
 	}
 }
 
-
 func TestNothingListeningIsUnavailable(t *testing.T) {
 	ch := testprovider.StartChild(t, "dubbo", true)
 	addr := ch.Addr
