@@ -113,14 +113,14 @@ func (rc *reqCtx) finish(status int) {
 func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 	var global []filter
 	global = append(global, framingFilter{}, methodFilter{})
-	if st.cors != nil {
-		global = append(global, st.cors)
+	if cors := newCORS(cfg.Server.CORS, cfg.Server.Auth); cors != nil {
+		global = append(global, cors)
 	}
 	ch := &chains{byService: map[string][]filter{}}
 	ch.edge = sortFilters(global)
 	var auth filter
-	if st.auth != nil {
-		auth = &authFilter{a: st.auth, limit: cfg.Server.Auth.MaxFailuresPerMinute, fails: g.authFailures, metrics: g.metrics}
+	if a := newAuthn(cfg.Server.Auth); a != nil {
+		auth = &authFilter{a: a, limit: cfg.Server.Auth.MaxFailuresPerMinute, fails: g.authFailures, metrics: g.metrics}
 		ch.unrouted = []filter{auth}
 	}
 	for i := range cfg.Services {

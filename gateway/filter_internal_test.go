@@ -36,12 +36,19 @@ func (echoClient) Close() error { return nil }
 
 func newEchoGateway(t *testing.T, yaml string) *Gateway {
 	t.Helper()
+	return newTestGateway(t, yaml, echoProtocol{})
+}
+
+// newTestGateway builds a gateway whose every service uses proto; it is
+// closed when the test ends (Close may also be called before).
+func newTestGateway(t *testing.T, yaml string, proto generic.Protocol) *Gateway {
+	t.Helper()
 	cfg, err := mapping.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	g, err := New(cfg, []byte(yaml), Options{Protocols: func(*mapping.Service, ServiceEnv) (generic.Protocol, error) {
-		return echoProtocol{}, nil
+		return proto, nil
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -210,10 +210,6 @@ type state struct {
 	sets        map[string][]*cluster
 	// declared lists each service's APIs named in YAML (apis and routes).
 	declared map[string]map[string]bool
-	// auth checks API keys; nil when server.auth is absent.
-	auth *authn
-	// cors answers preflights and adds CORS headers; nil without server.cors.
-	cors *corsFilter
 	// chains are the filters requests run through (see filter).
 	chains *chains
 }
@@ -268,7 +264,6 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		cfg: cfg, raw: raw, loadedAt: time.Now(), table: table,
 		clusters: map[string]*cluster{}, byQualified: map[string]*cluster{},
 		sets: map[string][]*cluster{}, declared: map[string]map[string]bool{},
-		auth: newAuthn(cfg.Server.Auth), cors: newCORS(cfg.Server.CORS, cfg.Server.Auth),
 	}
 	sum := sha256.Sum256(raw)
 	st.version = hex.EncodeToString(sum[:6])

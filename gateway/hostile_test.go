@@ -74,6 +74,37 @@ func serveGatewayLog(t *testing.T, yaml string, vars map[string]string, log *slo
 	return &served{gw: g, addr: data.Addr().String(), adm: admin.Addr().String(), reg: reg}
 }
 
+// dial opens a connection to the data plane, closed when the test ends.
+func (s *served) dial(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dribble writes next(0), next(1), ... on c, one every 300 ms, until the
+// returned stop is called or a write fails: a client that never finishes
+// its request.
+func dribble(c net.Conn, next func(i int) string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(300 * time.Millisecond):
+				if _, err := io.WriteString(c, next(i)); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // rawExchange writes req on a new connection and returns the reply read
 // until the server closes the connection or 5 s pass.
 func rawExchange(t *testing.T, addr, req string) string {
@@ -137,27 +168,10 @@ services:
 func TestSlowBodyIsCutOffByReadTimeout(t *testing.T) {
 	b := newBackend(t, "b")
 	s := serveGateway(t, limitsYAML, map[string]string{"b": b.addr()})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := s.dial(t)
 	fmt.Fprintf(c, "POST /open/M HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // one byte every 300 ms, for ever
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(300 * time.Millisecond):
-				if _, err := c.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	closedWithin(t, "slow body", c, 2*time.Second) // read_timeout 1s + 1s
+	defer dribble(c, func(int) string { return " " })() // one byte every 300 ms, for ever
+	closedWithin(t, "slow body", c, 2*time.Second)      // read_timeout 1s + 1s
 	if n := b.hits.Load(); n != 0 {
 		t.Errorf("backend got %d calls, want 0", n)
 	}
@@ -166,11 +180,7 @@ func TestSlowBodyIsCutOffByReadTimeout(t *testing.T) {
 func TestSlowBodyToA401IsNotReadAndTheConnectionCloses(t *testing.T) {
 	b := newBackend(t, "b")
 	s := serveGateway(t, limitsYAML, map[string]string{"b": b.addr()})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := s.dial(t)
 	fmt.Fprintf(c, "POST /s/M HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
 	start := time.Now()
 	c.SetReadDeadline(start.Add(5 * time.Second))
@@ -191,37 +201,16 @@ func TestSlowBodyToA401IsNotReadAndTheConnectionCloses(t *testing.T) {
 func TestSlowHeaderIsCutOff(t *testing.T) {
 	b := newBackend(t, "b")
 	s := serveGateway(t, limitsYAML, map[string]string{"b": b.addr()})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := s.dial(t)
 	fmt.Fprintf(c, "POST /open/M HTTP/1.1\r\nHost: x\r\n")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(300 * time.Millisecond):
-				if _, err := fmt.Fprintf(c, "X-%d: y\r\n", i); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer dribble(c, func(i int) string { return fmt.Sprintf("X-%d: y\r\n", i) })() // a header line every 300 ms
 	closedWithin(t, "slow header", c, 2*time.Second)
 }
 
 func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	b := newBackend(t, "b")
 	s := serveGateway(t, limitsYAML, map[string]string{"b": b.addr()})
-	c, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := s.dial(t)
 	fmt.Fprintf(c, "POST /open/M HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	br := bufio.NewReader(c)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

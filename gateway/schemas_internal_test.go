@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
-	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry"
 )
 
@@ -36,17 +35,7 @@ func (countingClient) Close() error { return nil }
 func TestRoutingAnswersFromTheSchemaFetchedOffTheRequestPath(t *testing.T) {
 	var describes atomic.Int32
 	yaml := "services: [{name: s, protocol: http, instances: [{address: 127.0.0.1:1}]}]\nservice_sets: {all: [s]}\n"
-	cfg, err := mapping.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, []byte(yaml), Options{Protocols: func(*mapping.Service, ServiceEnv) (generic.Protocol, error) {
-		return countingProtocol{&describes}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := newTestGateway(t, yaml, countingProtocol{&describes})
 	deadline := time.Now().Add(5 * time.Second)
 	for describes.Load() == 0 {
 		if time.Now().After(deadline) {
@@ -93,16 +82,7 @@ func TestRoutingAnswersFromTheSchemaFetchedOffTheRequestPath(t *testing.T) {
 func TestCloseWaitsForTheSchemaGoroutines(t *testing.T) {
 	var describes atomic.Int32
 	yaml := "services: [{name: a, protocol: http, instances: [{address: 127.0.0.1:1}]}, {name: b, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n"
-	cfg, err := mapping.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, []byte(yaml), Options{Protocols: func(*mapping.Service, ServiceEnv) (generic.Protocol, error) {
-		return countingProtocol{&describes}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newTestGateway(t, yaml, countingProtocol{&describes})
 	cs := g.state.Load().clusters
 	g.Close()
 	for name, c := range cs {

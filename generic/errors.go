@@ -231,6 +231,9 @@ const maxMessageBytes = 2048
 // into error messages and logs.
 func Clip(s string) string { return clipText(s, MaxQuoted) }
 
+// ClipTo is Clip with a limit of n bytes.
+func ClipTo(s string, n int) string { return clipText(s, n) }
+
 func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rpcbridge/rpcbridge/generic"
 )
 
 // Config is the whole gateway configuration (one YAML file).
@@ -414,7 +416,7 @@ const (
 	DefaultReadTimeout  = 30 * time.Second
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultMaxConns     = 10000
-	DefaultMaxJSONDepth = 64
+	DefaultMaxJSONDepth = generic.DefaultJSONDepth
 	DefaultAuthFailures = 60
 )
 

@@ -74,7 +74,7 @@ func secretKey(k string) bool {
 		return false
 	}
 	switch k {
-	case "key", "keys_secret", "secret", "password", "token", "admin_token", "hs_secret", "api_key", "passphrase":
+	case "key", "secret", "password", "token", "admin_token", "hs_secret", "api_key", "passphrase":
 		return true
 	}
 	return strings.HasSuffix(k, "_token") || strings.HasSuffix(k, "_secret") || strings.HasSuffix(k, "_password")

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 
@@ -579,7 +578,7 @@ func (s signature) convert(body []byte, obj map[string]json.RawMessage, isObj bo
 		if isObj && len(obj) > 0 {
 			keys := make([]string, 0, len(obj))
 			for k := range obj {
-				keys = append(keys, shortKey(k))
+				keys = append(keys, generic.ClipTo(k, 64))
 			}
 			sortStrings(keys)
 			if len(keys) > 4 {
@@ -653,19 +652,7 @@ func (s signature) unknownArgument(obj map[string]json.RawMessage) error {
 		names[i] = prm.Name
 	}
 	return generic.Errorf(generic.CodeInvalidArgument, "unknown argument %q: the method takes %s",
-		shortKey(unknown[0]), strings.Join(names, ", "))
-}
-
-// shortKey cuts a client-sent key for an error message.
-func shortKey(k string) string {
-	if len(k) <= 64 {
-		return k
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(k[cut]) {
-		cut--
-	}
-	return k[:cut] + "..."
+		generic.ClipTo(unknown[0], 64), strings.Join(names, ", "))
 }
 
 // adHoc reads {"types": [...], "args": [...]}: types that no

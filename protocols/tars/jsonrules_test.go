@@ -2,16 +2,13 @@ package tars_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/internal/wiretap"
 )
 
 // TestJSONRuleBreaksAreRefusedBeforeTheWire: bodies that break rpcbridge's
@@ -38,7 +35,7 @@ func TestJSONRuleBreaksAreRefusedBeforeTheWire(t *testing.T) {
 		{"lone surrogate", "context", `{"key":"\ud800"}`, `invalid JSON at offset 8: lone surrogate \ud800`},
 		{"leading zero", "add", `{"a":01}`, `invalid JSON at offset 5: leading zero in number`},
 	}
-	addr, sent := byteCounter(t, startEcho(t).Addr())
+	addr, sent := wiretap.CountingProxy(t, startEcho(t).Addr())
 	for _, version := range []int{1, 3} {
 		c := newClient(t, addr, version, 1)
 		for _, tc := range breaks {
@@ -62,55 +59,4 @@ func TestJSONRuleBreaksAreRefusedBeforeTheWire(t *testing.T) {
 	if sent.Load() == 0 {
 		t.Fatal("valid body: got 0 bytes sent to the servant want a call")
 	}
-}
-
-// byteCounter forwards connections to addr and counts the bytes clients
-// send through it.
-func byteCounter(t *testing.T, addr string) (string, *atomic.Int64) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	var n atomic.Int64
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", addr)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(out, countingReader{in, &n}) }()
-			go func() { _, _ = io.Copy(in, out) }()
-		}
-	}()
-	return l.Addr().String(), &n
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
-	return k, err
 }

@@ -2,65 +2,11 @@ package thrift
 
 import (
 	"context"
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/internal/wiretap"
 )
-
-// byteCounter forwards connections to addr and counts the bytes clients
-// send through it.
-func byteCounter(t *testing.T, addr string) (string, *atomic.Int64) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	var n atomic.Int64
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", addr)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, in, out)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(out, countingReader{in, &n}) }()
-			go func() { _, _ = io.Copy(in, out) }()
-		}
-	}()
-	return l.Addr().String(), &n
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
-	return k, err
-}
 
 // TestJSONRuleBreaksAreRefusedBeforeTheWire: bodies that break rpcbridge's
 // JSON rules fail with INVALID_ARGUMENT and the reader's exact error, and
@@ -85,7 +31,7 @@ func TestJSONRuleBreaksAreRefusedBeforeTheWire(t *testing.T) {
 		{"lone surrogate", "ping", `{"msg":"\ud800"}`, `invalid JSON at offset 8: lone surrogate \ud800`},
 	}
 	cfg := configs[0]
-	addr, sent := byteCounter(t, startServer(t, cfg).addr)
+	addr, sent := wiretap.CountingProxy(t, startServer(t, cfg).addr)
 	c := newClient(t, &testServer{addr: addr}, cfg, nil)
 	for _, tc := range breaks {
 		_, err := c.Invoke(context.Background(), &generic.Call{Method: tc.method, Body: []byte(tc.body)})
