@@ -13,13 +13,13 @@ import (
 
 func TestBuildInfoIsAMetricAndInTheConfigView(t *testing.T) {
 	yaml := "services: [{name: s, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n"
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), plugins())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	b := gateway.Build{Version: "v1.2.3", Revision: "abc123", GoVersion: "go1.26.8"}
-	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory, Metrics: reg, Build: b})
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Metrics: reg, Build: b})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ func (d *publishingDiscovery) WatchDefinitions(ctx context.Context, svc *mapping
 	}
 }
 
-// newEnvWith is newEnv with options (Protocols defaults to factory).
+// newEnvWith is newEnv with options.
 func newEnvWith(t *testing.T, yaml string, vars map[string]string, opts gateway.Options) *env {
 	t.Helper()
 	g, err := newGatewayWith(yaml, vars, opts)
@@ -152,15 +152,16 @@ func newEnvWith(t *testing.T, yaml string, vars map[string]string, opts gateway.
 }
 
 func newGatewayWith(yaml string, vars map[string]string, opts gateway.Options) (*gateway.Gateway, error) {
+	return newGatewayPlugins(yaml, vars, opts, plugins())
+}
+
+func newGatewayPlugins(yaml string, vars map[string]string, opts gateway.Options, pl mapping.Plugins) (*gateway.Gateway, error) {
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), pl)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
-	}
-	if opts.Protocols == nil {
-		opts.Protocols = factory
 	}
 	return gateway.New(cfg, []byte(yaml), opts)
 }
@@ -473,12 +474,10 @@ registries:
 
 func TestPublishedDefinitionsReachTheAdapter(t *testing.T) {
 	d := &publishingDiscovery{memDiscovery: newMemDiscovery("mem"), defs: make(chan [][]byte)}
-	envs := make(chan gateway.ServiceEnv, 1)
-	capture := func(s *mapping.Service, env gateway.ServiceEnv) (generic.Protocol, error) {
-		envs <- env
-		return factory(s, env)
-	}
-	g, err := newGatewayWith(memYAML, nil, gateway.Options{Protocols: capture, Discovery: d})
+	envs := make(chan mapping.ProtocolEnv, 1)
+	pl := plugins()
+	pl["grpc"] = capturePlugin{Plugin: pl["grpc"], envs: envs}
+	g, err := newGatewayPlugins(memYAML, nil, gateway.Options{Discovery: d}, pl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +513,7 @@ func TestGatewayStopsItsWatchesOnCloseAndWhenAServiceChanges(t *testing.T) {
 	t.Cleanup(func() { closeGateway() })
 	reload := func(y string) {
 		t.Helper()
-		cfg, err := mapping.Parse([]byte(y))
+		cfg, err := mapping.Parse([]byte(y), plugins())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -573,4 +572,26 @@ func TestGatewayImportsNoConcreteRegistry(t *testing.T) {
 			}
 		}
 	}
+}
+
+// capturePlugin is a plug-in that hands the environment each adapter is
+// built with to envs.
+type capturePlugin struct {
+	mapping.Plugin
+	envs chan<- mapping.ProtocolEnv
+}
+
+func (p capturePlugin) Decode(in mapping.SectionInput) (mapping.ProtocolConfig, error) {
+	c, err := p.Plugin.Decode(in)
+	return captureConfig{ProtocolConfig: c, envs: p.envs}, err
+}
+
+type captureConfig struct {
+	mapping.ProtocolConfig
+	envs chan<- mapping.ProtocolEnv
+}
+
+func (c captureConfig) Build(s *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
+	c.envs <- env
+	return c.ProtocolConfig.Build(s, env)
 }

@@ -43,18 +43,36 @@ func newEchoGateway(t *testing.T, yaml string) *Gateway {
 // closed when the test ends (Close may also be called before).
 func newTestGateway(t *testing.T, yaml string, proto generic.Protocol) *Gateway {
 	t.Helper()
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), mapping.Plugins{"http": fixedPlugin{proto}})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	g, err := New(cfg, []byte(yaml), Options{Protocols: func(*mapping.Service, ServiceEnv) (generic.Protocol, error) {
-		return proto, nil
-	}})
+	g, err := New(cfg, []byte(yaml), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
 	return g
+}
+
+// fixedPlugin is a plug-in whose every service uses one adapter; it takes
+// no section.
+type fixedPlugin struct{ proto generic.Protocol }
+
+func (fixedPlugin) Section() string { return "" }
+func (p fixedPlugin) Decode(mapping.SectionInput) (mapping.ProtocolConfig, error) {
+	return fixedConfig(p), nil
+}
+
+type fixedConfig struct{ proto generic.Protocol }
+
+func (fixedConfig) ResolvePaths(string)                {}
+func (fixedConfig) Validate(*mapping.Service) []string { return nil }
+func (fixedConfig) Key(*mapping.Service) string        { return "" }
+func (fixedConfig) QualifiedName() string              { return "" }
+func (fixedConfig) DeclaredMethods() []string          { return nil }
+func (c fixedConfig) Build(*mapping.Service, mapping.ProtocolEnv) (generic.Protocol, error) {
+	return c.proto, nil
 }
 
 func names(fs []filter) string {
@@ -171,13 +189,19 @@ func TestTwoFiltersWithOneOrderAreRefused(t *testing.T) {
 	}
 }
 
-// The gateway names no protocol: what it needs of a protocol section it
-// asks mapping.Service, and adapters come from Options.Protocols.
-func TestGatewayCodeNamesNoProtocol(t *testing.T) {
+// Neither the gateway nor mapping names a protocol: what they need of a
+// protocol section they ask its plug-in (mapping.ProtocolConfig), which
+// also builds the adapter.
+func TestGatewayAndMappingCodeNameNoProtocol(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	more, err := filepath.Glob("../mapping/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, more...)
 	word := regexp.MustCompile(`(?i)\b(grpc|dubbo|thrift|tars|triple)\b|\.(GRPC|Dubbo|Thrift|Tars)\b`)
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -24,25 +23,6 @@ import (
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry"
 )
-
-// ProtocolFactory builds the protocol adapter of one configured service.
-// cmd/rpcbridge wires each protocols/<p> package in here.
-type ProtocolFactory func(s *mapping.Service, env ServiceEnv) (generic.Protocol, error)
-
-// ServiceEnv is what the gateway tells an adapter about its service at run
-// time.
-type ServiceEnv struct {
-	// ReportedAPIs returns the APIs named method that the service's
-	// instances currently report (through the SDK, or a Dubbo provider's
-	// URL), for adapters that take parameter types from them. Safe for
-	// concurrent use.
-	ReportedAPIs func(method string) []registry.API
-	// Definitions returns the newest set of service definitions the
-	// service's registry publishes (Options.Discovery as a
-	// DefinitionSource; for Dubbo, the gson FullServiceDefinition JSON of
-	// a metadata report); nil when none.
-	Definitions func() [][]byte
-}
 
 // Discovery finds the instances of the services whose config has a
 // discovery section. cmd/rpcbridge builds it over the registries a config
@@ -65,7 +45,7 @@ type Discovery interface {
 // DefinitionSource is implemented by a Discovery whose registries also
 // publish the definitions of the services they list (a Dubbo metadata
 // report). The gateway keeps the newest set per service and hands it to
-// the adapter through ServiceEnv.Definitions.
+// the adapter through mapping.ProtocolEnv.Definitions.
 type DefinitionSource interface {
 	// WatchDefinitions calls apply with the definitions published for svc
 	// in reg whenever the set changes, until ctx ends, and then returns;
@@ -115,8 +95,6 @@ func (g *Gateway) reportedAPIs(name string) func(string) []registry.API {
 
 // Options configure a Gateway.
 type Options struct {
-	// Protocols builds adapters; required.
-	Protocols ProtocolFactory
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Metrics is where the gateway registers its Prometheus collectors;
@@ -217,9 +195,6 @@ type state struct {
 // New builds a gateway from cfg (already validated). raw is the config's
 // source text, kept for /admin/config (may be nil).
 func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
-	if opts.Protocols == nil {
-		return nil, errors.New("gateway: Options.Protocols is required")
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -237,7 +212,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
-		pool: &clientPool{factory: opts.Protocols, protos: map[string]*protoEntry{}}, authFailures: newFailures()}
+		pool: &clientPool{protos: map[string]*protoEntry{}}, authFailures: newFailures()}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()
@@ -343,7 +318,7 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 }
 
 func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluster, error) {
-	key, _, err := g.pool.protocol(svc, ServiceEnv{ReportedAPIs: g.reportedAPIs(svc.Name), Definitions: g.definitions(svc.Name)})
+	key, _, err := g.pool.protocol(svc, mapping.ProtocolEnv{Logger: g.log.With("service", svc.Name), ReportedAPIs: g.reportedAPIs(svc.Name), Definitions: g.definitions(svc.Name)})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rpcbridge/rpcbridge/examples/people"
 	"github.com/rpcbridge/rpcbridge/gateway"
-	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/protocols/grpc"
 	phttp "github.com/rpcbridge/rpcbridge/protocols/http"
@@ -24,25 +23,9 @@ import (
 	"github.com/rpcbridge/rpcbridge/protocols/thrift"
 )
 
-// factory wires the adapters these tests use.
-func factory(s *mapping.Service, _ gateway.ServiceEnv) (generic.Protocol, error) {
-	switch s.Protocol {
-	case "grpc":
-		o := grpc.Options{Service: s.GRPC.Service, ExposeHeaders: s.GRPC.ExposeHeaders}
-		if s.GRPC.Schema != nil && len(s.GRPC.Schema.Protoset) > 0 {
-			o.Protosets = s.GRPC.Schema.Protoset
-		} else {
-			o.Reflection = true
-		}
-		return grpc.New(o)
-	case "http":
-		return phttp.New(phttp.Options{})
-	case "thrift":
-		return thrift.New(thrift.Options{IDL: s.Thrift.IDL, Service: s.Thrift.Service, Protocol: s.Thrift.Protocol, Transport: s.Thrift.Transport})
-	case "tars":
-		return tars.New(tars.Options{IDL: s.Tars.IDL, Servant: s.Tars.Servant, Interface: s.Tars.Interface, Version: s.Tars.Version})
-	}
-	return nil, fmt.Errorf("protocol %q not wired in tests", s.Protocol)
+// plugins are the protocols these tests use.
+func plugins() mapping.Plugins {
+	return mapping.Plugins{"grpc": grpc.Plugin{}, "http": phttp.Plugin{}, "thrift": thrift.Plugin{}, "tars": tars.Plugin{}}
 }
 
 func startPeople(t testing.TB, reflection bool) string {
@@ -72,11 +55,11 @@ func newEnvB(b *testing.B, yaml string, vars map[string]string) *gateway.Gateway
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), plugins())
 	if err != nil {
 		b.Fatalf("config: %v", err)
 	}
-	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory})
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,11 +78,11 @@ func newEnv(t *testing.T, yaml string, vars map[string]string) *env {
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), plugins())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory})
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +399,7 @@ func TestReloadSwapsRoutesAndRefusesABadTable(t *testing.T) {
 	for k, v := range vars {
 		y2 = strings.ReplaceAll(y2, "{{"+k+"}}", v)
 	}
-	cfg, err := mapping.Parse([]byte(y2))
+	cfg, err := mapping.Parse([]byte(y2), plugins())
 	if err != nil {
 		t.Fatal(err)
 	}

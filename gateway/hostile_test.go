@@ -42,12 +42,12 @@ func serveGatewayLog(t *testing.T, yaml string, vars map[string]string, log *slo
 	for k, v := range vars {
 		yaml = strings.ReplaceAll(yaml, "{{"+k+"}}", v)
 	}
-	cfg, err := mapping.Parse([]byte(yaml))
+	cfg, err := mapping.Parse([]byte(yaml), plugins())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Protocols: factory, Metrics: reg, Logger: log})
+	g, err := gateway.New(cfg, []byte(yaml), gateway.Options{Metrics: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,12 +718,12 @@ func TestValidateRefusesUnsafeSettings(t *testing.T) {
 		{"negative timeout", "server: {read_timeout: -1s}\n", "read_timeout"},
 	}
 	for _, c := range cases {
-		_, err := mapping.Parse([]byte(c.yaml))
+		_, err := mapping.Parse([]byte(c.yaml), plugins())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want a problem mentioning %q", c.name, err, c.want)
 		}
 	}
-	if _, err := mapping.Parse([]byte("server: {admin: 0.0.0.0:9901, admin_token: t}\n")); err != nil {
+	if _, err := mapping.Parse([]byte("server: {admin: 0.0.0.0:9901, admin_token: t}\n"), plugins()); err != nil {
 		t.Errorf("open admin with a token: got %v, want no problem", err)
 	}
 }

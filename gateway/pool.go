@@ -14,9 +14,8 @@ import (
 // instance address). A reload that changes only timeouts, retries,
 // balancing or routes keeps every connection and schema cache.
 type clientPool struct {
-	factory ProtocolFactory
-	mu      sync.Mutex
-	protos  map[string]*protoEntry
+	mu     sync.Mutex
+	protos map[string]*protoEntry
 }
 
 type protoEntry struct {
@@ -31,7 +30,7 @@ type pooledClient struct {
 }
 
 // protocol returns the shared adapter for s, creating it on first use.
-func (p *clientPool) protocol(s *mapping.Service, env ServiceEnv) (string, generic.Protocol, error) {
+func (p *clientPool) protocol(s *mapping.Service, env mapping.ProtocolEnv) (string, generic.Protocol, error) {
 	key := s.ProtocolKey() + "\x00" + s.Name
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -39,7 +38,7 @@ func (p *clientPool) protocol(s *mapping.Service, env ServiceEnv) (string, gener
 		e.refs++
 		return key, e.proto, nil
 	}
-	proto, err := p.factory(s, env)
+	proto, err := s.Build(env)
 	if err != nil {
 		return "", nil, err
 	}

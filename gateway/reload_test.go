@@ -31,7 +31,7 @@ func TestReloadStormUnderLoadLosesNoRequest(t *testing.T) {
 		if i%2 == 0 {
 			y = b
 		}
-		cfg, err := mapping.Parse([]byte(y))
+		cfg, err := mapping.Parse([]byte(y), plugins())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestInvalidReloadKeepsTheOldTable(t *testing.T) {
 		"grpc: {service: demo.v1.PeopleService, schema: {protoset: [/nonexistent.protoset]}}", 1)
 	bad = strings.ReplaceAll(bad, "{{addr}}", addr)
 	bad = strings.ReplaceAll(bad, "{{dead}}", addr)
-	cfg, err := mapping.Parse([]byte(bad))
+	cfg, err := mapping.Parse([]byte(bad), plugins())
 	if err != nil {
 		t.Fatal(err)
 	}

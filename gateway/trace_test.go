@@ -31,13 +31,13 @@ services:
     protocol: http
     instances: [{address: %q}]
 `, strings.TrimPrefix(backend.URL, "http://"))
-	cfg, err := mapping.Parse([]byte(y))
+	cfg, err := mapping.Parse([]byte(y), plugins())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	g, err := gateway.New(cfg, []byte(y), gateway.Options{Protocols: factory, TracerProvider: tp})
+	g, err := gateway.New(cfg, []byte(y), gateway.Options{TracerProvider: tp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +29,9 @@ type Config struct {
 	Services    []Service           `yaml:"services"`
 	ServiceSets map[string][]string `yaml:"service_sets"`
 	Routes      []Route             `yaml:"routes"`
+
+	// plugins decoded the protocol sections.
+	plugins Plugins
 }
 
 // Server configures the listeners and request handling.
@@ -148,14 +154,15 @@ type Service struct {
 	// Name is the gateway's name for the service; the serviceName header
 	// and route-less calls use it.
 	Name string `yaml:"name"`
-	// Protocol: grpc | dubbo | triple | thrift | tars | http.
+	// Protocol names the plug-in that reads the service's protocol
+	// section (cmd/rpcbridge: grpc, dubbo, triple, thrift, tars, http).
 	Protocol string `yaml:"protocol"`
-
-	GRPC   *GRPC        `yaml:"grpc"`
-	Dubbo  *Dubbo       `yaml:"dubbo"`
-	Thrift *Thrift      `yaml:"thrift"`
-	Tars   *Tars        `yaml:"tars"`
-	HTTP   *HTTPBackend `yaml:"http"`
+	// Proto is the decoded protocol section; nil when no plug-in is
+	// named Protocol.
+	Proto ProtocolConfig `yaml:"-"`
+	// sections are the raw protocol sections, by key; discovery the
+	// discovery keys plug-ins read.
+	sections, discovery map[string]*yaml.Node
 
 	// Instances is a static list of backend instances.
 	Instances []Instance `yaml:"instances"`
@@ -233,99 +240,7 @@ type Discovery struct {
 	// Service is the name the instances register under; default the
 	// service's name.
 	Service string `yaml:"service"`
-	// DubboNative reads /dubbo/<interface>/providers instead.
-	DubboNative bool `yaml:"dubbo_native"`
-}
-
-// GRPC configures a gRPC service.
-type GRPC struct {
-	// Service is the fully-qualified gRPC service, e.g. demo.v1.PeopleService.
-	Service string      `yaml:"service"`
-	Schema  *GRPCSchema `yaml:"schema"`
-	// ExposeHeaders are response headers/trailers copied to the HTTP reply.
-	ExposeHeaders []string `yaml:"expose_headers"`
-	// EmitDefaults writes zero-valued fields in replies.
-	EmitDefaults bool `yaml:"emit_defaults"`
-}
-
-// GRPCSchema selects where descriptors come from: one of the three.
-type GRPCSchema struct {
-	Reflection *Reflection `yaml:"reflection"`
-	Protoset   []string    `yaml:"protoset"`
-	Proto      *ProtoFiles `yaml:"proto"`
-}
-
-// Reflection reads descriptors from the server's reflection service.
-type Reflection struct {
-	// Refresh is the cache TTL. Default 5m.
-	Refresh time.Duration `yaml:"refresh"`
-}
-
-// ProtoFiles compiles .proto sources at start-up.
-type ProtoFiles struct {
-	Files       []string `yaml:"files"`
-	ImportPaths []string `yaml:"import_paths"`
-}
-
-// Dubbo configures a Dubbo (or Triple) service.
-type Dubbo struct {
-	Interface string                 `yaml:"interface"`
-	Group     string                 `yaml:"group"`
-	Version   string                 `yaml:"version"`
-	Methods   map[string]DubboMethod `yaml:"methods"`
-	// KeepClass keeps POJO class names in replies as "class".
-	KeepClass bool `yaml:"keep_class"`
-	// Exceptions maps Java exception classes to HTTP statuses (default 502).
-	Exceptions map[string]int `yaml:"exceptions"`
-}
-
-// DubboMethod is one method's Java parameter list.
-type DubboMethod struct {
-	Params []DubboParam `yaml:"params"`
-	// Overloads are further signatures of the same method name.
-	Overloads [][]DubboParam `yaml:"overloads"`
-}
-
-// DubboParam is one Java parameter.
-type DubboParam struct {
-	Name string `yaml:"name"`
-	Type string `yaml:"type"`
-}
-
-// Thrift configures a Thrift service.
-type Thrift struct {
-	IDL         string   `yaml:"idl"`
-	IncludeDirs []string `yaml:"include_dirs"`
-	Service     string   `yaml:"service"`
-	// Protocol: binary (default) | compact.
-	Protocol string `yaml:"protocol"`
-	// Transport: framed (default) | buffered.
-	Transport string `yaml:"transport"`
-	// Multiplexed is the service name on a multiplexed server.
-	Multiplexed string `yaml:"multiplexed"`
-	// PoolSize is the connections per instance. Default 16.
-	PoolSize    int           `yaml:"pool_size"`
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// Exceptions maps exception type names to HTTP statuses (default 502).
-	Exceptions map[string]int `yaml:"exceptions"`
-}
-
-// Tars configures a Tars servant.
-type Tars struct {
-	IDL         string   `yaml:"idl"`
-	IncludeDirs []string `yaml:"include_dirs"`
-	Servant     string   `yaml:"servant"`
-	Interface   string   `yaml:"interface"`
-	// Version: 1 = Tars protocol (default), 3 = TUP.
-	Version int `yaml:"version"`
-	// Conns is the TCP connections per instance. Default 2.
-	Conns int `yaml:"conns"`
-}
-
-// HTTPBackend configures a plain HTTP backend.
-type HTTPBackend struct {
-	// PathPrefix is prepended to /<method> on the backend. Default "/".
-	PathPrefix string `yaml:"path_prefix"`
+	// Protocols may read more keys (mapping.DiscoveryKeys).
 }
 
 // Route maps HTTP requests to a service method.
@@ -357,23 +272,29 @@ type Match struct {
 	Host string `yaml:"host" json:"host,omitempty"`
 }
 
-// Load reads, strictly decodes and validates a config file.
-func Load(path string) (*Config, error) {
+// Load reads, strictly decodes and validates a config file, resolving
+// its file paths relative to its folder.
+func Load(path string, plugins Plugins) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := Parse(data)
+	c, err := Decode(data, plugins)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.ResolvePaths(filepath.Dir(path))
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
 // Parse strictly decodes YAML (unknown keys are errors), applies defaults
-// and validates. Validation problems come back as *Problems.
-func Parse(data []byte) (*Config, error) {
-	c, err := Decode(data)
+// and validates. Validation problems come back as Problems.
+func Parse(data []byte, plugins Plugins) (*Config, error) {
+	c, err := Decode(data, plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -384,12 +305,15 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// Decode strictly decodes YAML without defaults or validation.
-func Decode(data []byte) (*Config, error) {
+// Decode strictly decodes YAML without defaults or validation: a key the
+// model does not have, or a value of the wrong kind, is one of the
+// Problems it returns, each naming its line. plugins decode the protocol
+// sections of services; a service whose protocol no plug-in takes keeps a
+// nil Proto (Validate reports it).
+func Decode(data []byte, plugins Plugins) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("config is empty")
 		}
@@ -402,8 +326,117 @@ func Decode(data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("line %d: a second YAML document (after ---): the config is one document", more.Line)
 	}
-	return &c, nil
+	sections, discoveryKeys := plugins.sections(), plugins.discoveryKeys()
+	check := strictChecker{extra: map[reflect.Type]func(string) bool{
+		reflect.TypeOf(Service{}):   func(k string) bool { return sections[k] },
+		reflect.TypeOf(Discovery{}): func(k string) bool { return discoveryKeys[k] },
+	}}
+	check.check(&root, reflect.TypeOf(Config{}), "")
+	c := &Config{plugins: plugins}
+	if len(check.problems) == 0 {
+		if err := root.Decode(c); err != nil {
+			return nil, withHint(data, yamlProblems(err))
+		}
+	}
+	// Each service's protocol section, read by its plug-in; its problems
+	// are reported with the others.
+	p := check.problems
+	for i, n := range serviceNodes(&root) {
+		s := &Service{Protocol: scalarAt(n, "protocol")}
+		if i < len(c.Services) {
+			s = &c.Services[i]
+		}
+		s.sections, s.discovery = map[string]*yaml.Node{}, map[string]*yaml.Node{}
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if k := n.Content[j].Value; sections[k] {
+				s.sections[k] = n.Content[j+1]
+			} else if k == "discovery" {
+				d := resolveAlias(n.Content[j+1])
+				for m := 0; m+1 < len(d.Content); m += 2 {
+					if dk := d.Content[m].Value; discoveryKeys[dk] {
+						s.discovery[dk] = d.Content[m+1]
+					}
+				}
+			}
+		}
+		pl := plugins[s.Protocol]
+		if pl == nil {
+			continue
+		}
+		in := SectionInput{Service: s, Where: fmt.Sprintf("services[%d]", i), Discovery: map[string]*yaml.Node{}}
+		if sec := pl.Section(); sec != "" {
+			in.Node = s.sections[sec]
+		}
+		if dk, ok := pl.(DiscoveryKeys); ok {
+			for _, k := range dk.DiscoveryKeys() {
+				if v := s.discovery[k]; v != nil {
+					in.Discovery[k] = v
+				}
+			}
+		}
+		proto, err := pl.Decode(in)
+		if err != nil {
+			if more, ok := err.(Problems); ok {
+				p = append(p, more...)
+			} else {
+				p = append(p, err.Error())
+			}
+			continue
+		}
+		s.Proto = proto
+	}
+	if len(p) > 0 {
+		sort.SliceStable(p, func(i, j int) bool { return problemLine(p[i]) < problemLine(p[j]) })
+		return nil, p
+	}
+	return c, nil
 }
+
+// problemLine is the line a decoding problem names ("line 12: ..."), 0
+// when none.
+func problemLine(problem string) int {
+	var n int
+	fmt.Sscanf(problem, "line %d:", &n)
+	return n
+}
+
+// scalarAt is the scalar value of key in a mapping node ("" when absent).
+func scalarAt(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return resolveAlias(n.Content[i+1]).Value
+		}
+	}
+	return ""
+}
+
+// serviceNodes are the mapping nodes of the services list.
+func serviceNodes(root *yaml.Node) []*yaml.Node {
+	doc := resolveAlias(root)
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = resolveAlias(doc.Content[0])
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "services" {
+			var out []*yaml.Node
+			for _, n := range resolveAlias(doc.Content[i+1]).Content {
+				out = append(out, resolveAlias(n))
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// Plugins returns the protocol plug-ins the config was decoded with.
+func (c *Config) Plugins() Plugins { return c.plugins }
 
 // Defaults.
 const (
@@ -477,20 +510,6 @@ func (c *Config) ApplyDefaults() {
 			if s.Instances[j].Weight == 0 {
 				s.Instances[j].Weight = 100
 			}
-		}
-		if s.Protocol == "grpc" && s.GRPC != nil && s.GRPC.Schema == nil {
-			s.GRPC.Schema = &GRPCSchema{Reflection: &Reflection{}}
-		}
-		if s.Thrift != nil {
-			if s.Thrift.Protocol == "" {
-				s.Thrift.Protocol = "binary"
-			}
-			if s.Thrift.Transport == "" {
-				s.Thrift.Transport = "framed"
-			}
-		}
-		if s.Tars != nil && s.Tars.Version == 0 {
-			s.Tars.Version = 1
 		}
 	}
 	if c.Server.WriteTimeout == 0 {

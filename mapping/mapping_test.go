@@ -1,4 +1,4 @@
-package mapping
+package mapping_test
 
 import (
 	"fmt"
@@ -8,6 +8,11 @@ import (
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
+	"github.com/rpcbridge/rpcbridge/protocols/grpc"
+	phttp "github.com/rpcbridge/rpcbridge/protocols/http"
+	"github.com/rpcbridge/rpcbridge/protocols/thrift"
 )
 
 const baseYAML = `
@@ -46,9 +51,14 @@ routes:
     method: getUser
 `
 
-func mustParse(t *testing.T, y string) *Config {
+// plugins are the protocols these tests name.
+func plugins() mapping.Plugins {
+	return mapping.Plugins{"grpc": grpc.Plugin{}, "dubbo": dubbo.Plugin{}, "thrift": thrift.Plugin{}, "http": phttp.Plugin{}}
+}
+
+func mustParse(t *testing.T, y string) *mapping.Config {
 	t.Helper()
-	c, err := Parse([]byte(y))
+	c, err := mapping.Parse([]byte(y), plugins())
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -58,13 +68,13 @@ func mustParse(t *testing.T, y string) *Config {
 func TestParseAppliesDefaults(t *testing.T) {
 	c := mustParse(t, baseYAML)
 	s := c.Service("people")
-	if s.Balancer != "round_robin" || s.Timeout != DefaultTimeout || *s.Retries != 1 || !*s.TagFallback {
+	if s.Balancer != "round_robin" || s.Timeout != mapping.DefaultTimeout || *s.Retries != 1 || !*s.TagFallback {
 		t.Fatalf("defaults: got balancer=%q timeout=%s retries=%d fallback=%v", s.Balancer, s.Timeout, *s.Retries, *s.TagFallback)
 	}
-	if s.GRPC.Schema == nil || s.GRPC.Schema.Reflection == nil {
-		t.Fatalf("grpc schema default: got %+v, want reflection", s.GRPC.Schema)
+	if g := s.Proto.(*grpc.Config); g.Schema == nil || g.Schema.Reflection == nil {
+		t.Fatalf("grpc schema default: got %+v, want reflection", g.Schema)
 	}
-	if c.Server.MaxBodyBytes != DefaultMaxBodyBytes || c.Server.TagHeader != "gray" {
+	if c.Server.MaxBodyBytes != mapping.DefaultMaxBodyBytes || c.Server.TagHeader != "gray" {
 		t.Fatalf("server defaults: got %d %q", c.Server.MaxBodyBytes, c.Server.TagHeader)
 	}
 	if s.Instances[0].Weight != 100 {
@@ -73,14 +83,14 @@ func TestParseAppliesDefaults(t *testing.T) {
 }
 
 func TestUnknownKeyIsAnErrorWithItsLine(t *testing.T) {
-	_, err := Parse([]byte("server:\n  listen: 127.0.0.1:1\n  lisen: x\n"))
+	_, err := mapping.Parse([]byte("server:\n  listen: 127.0.0.1:1\n  lisen: x\n"), plugins())
 	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "lisen") {
 		t.Fatalf("got %v, want an error naming line 3 and field lisen", err)
 	}
 }
 
 func TestUnquotedTemplateInFlowMappingGetsAHintWithItsLine(t *testing.T) {
-	_, err := Parse([]byte("services: []\nroutes:\n  - match: {path: /v1/x/{id}, methods: [GET]}\n    service: s\n    method: M\n"))
+	_, err := mapping.Parse([]byte("services: []\nroutes:\n  - match: {path: /v1/x/{id}, methods: [GET]}\n    service: s\n    method: M\n"), plugins())
 	if err == nil || !strings.Contains(err.Error(), "hint: line 3 has a path template inside {...}") {
 		t.Fatalf("got %v, want a hint naming line 3", err)
 	}
@@ -113,8 +123,8 @@ routes:
     service: a
     method: M
 `
-	_, err := Parse([]byte(y))
-	p, ok := err.(Problems)
+	_, err := mapping.Parse([]byte(y), plugins())
+	p, ok := err.(mapping.Problems)
 	if !ok {
 		t.Fatalf("got %T %v, want Problems", err, err)
 	}
@@ -122,7 +132,7 @@ routes:
 		`services[0] "a": thrift.protocol: want binary or compact, got "json"`,
 		`services[0] "a": instances[0].address: want host:port, got "nohost"`,
 		`services[1] "a": duplicate service name, previously used by services[0]`,
-		`services[1] "a": protocol: want one of grpc, dubbo, triple, thrift, tars, http, got "grpcx"`,
+		`services[1] "a": protocol: want one of dubbo, grpc, http, thrift, got "grpcx"`,
 		`services[2] "c": balancer consistent_hash needs hash_key`,
 		`services[2] "c": discovery.registry "nope" is not defined in registries`,
 		`service_sets.s1: service "missing" is not defined`,
@@ -149,7 +159,7 @@ services:
     instances: [{address: 127.0.0.1:1}]
     rate_limit: {rps: 0, by: cookie}
 `
-	_, err := Parse([]byte(y))
+	_, err := mapping.Parse([]byte(y), plugins())
 	for _, w := range []string{
 		`server.auth.keys[0] "a": give exactly one of key and key_env`,
 		`server.auth.keys[1]: duplicate name "a"`,
@@ -165,14 +175,14 @@ services:
 
 func TestDuplicateRoutesNameBoth(t *testing.T) {
 	y := strings.Replace(baseYAML, "routes:\n", "routes:\n  - match: {path: \"/v1/people/{pid}\", methods: [GET, POST]}\n    service: people\n    method: Other\n", 1)
-	_, err := Parse([]byte(y))
+	_, err := mapping.Parse([]byte(y), plugins())
 	if err == nil || !strings.Contains(err.Error(), "routes[1] (/v1/people/{id}) duplicates routes[0] (/v1/people/{pid})") {
 		t.Fatalf("got %v, want a duplicate naming routes[1] and routes[0]", err)
 	}
 }
 
 func TestLookupPrecedence(t *testing.T) {
-	tbl, err := NewTable(mustParse(t, baseYAML))
+	tbl, err := mapping.NewTable(mustParse(t, baseYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +230,7 @@ func TestADomainNamesTheServiceThroughACatchAllPrefix(t *testing.T) {
 	y := baseYAML + `  - match: {prefix: /, host: users.example.com}
     service: users
 `
-	tbl, err := NewTable(mustParse(t, y))
+	tbl, err := mapping.NewTable(mustParse(t, y))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,25 +249,29 @@ func TestADomainNamesTheServiceThroughACatchAllPrefix(t *testing.T) {
 }
 
 func TestResolvePathsIsRelativeToConfigDir(t *testing.T) {
-	c := &Config{Services: []Service{{Thrift: &Thrift{IDL: "a.thrift", IncludeDirs: []string{"inc", "/abs"}}}}}
+	c, err := mapping.Decode([]byte("services: [{name: s, protocol: thrift, thrift: {idl: a.thrift, include_dirs: [inc, /abs]}}]"), plugins())
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.ResolvePaths("/etc/rb")
-	if got := c.Services[0].Thrift.IDL; got != "/etc/rb/a.thrift" {
+	th := c.Services[0].Proto.(*thrift.Config)
+	if got := th.IDL; got != "/etc/rb/a.thrift" {
 		t.Fatalf("got %s want /etc/rb/a.thrift", got)
 	}
-	if got := c.Services[0].Thrift.IncludeDirs; got[0] != "/etc/rb/inc" || got[1] != "/abs" {
+	if got := th.IncludeDirs; got[0] != "/etc/rb/inc" || got[1] != "/abs" {
 		t.Fatalf("got %v", got)
 	}
 }
 
 // bigConfig builds n routes: half exact, half templates.
-func bigConfig(n int) *Config {
-	c := &Config{Services: []Service{{Name: "s", Protocol: "http", Instances: []Instance{{Address: "127.0.0.1:1"}}}}}
+func bigConfig(n int) *mapping.Config {
+	c := &mapping.Config{Services: []mapping.Service{{Name: "s", Protocol: "http", Instances: []mapping.Instance{{Address: "127.0.0.1:1"}}}}}
 	for i := 0; i < n; i++ {
 		p := fmt.Sprintf("/api/v%d/res%d/items", i%7, i)
 		if i%2 == 1 {
 			p = fmt.Sprintf("/api/v%d/res%d/{id}/detail", i%7, i)
 		}
-		c.Routes = append(c.Routes, Route{Match: Match{Path: p, Methods: []string{"GET"}}, Service: "s", Method: fmt.Sprint("M", i)})
+		c.Routes = append(c.Routes, mapping.Route{Match: mapping.Match{Path: p, Methods: []string{"GET"}}, Service: "s", Method: fmt.Sprint("M", i)})
 	}
 	c.ApplyDefaults()
 	return c
@@ -269,7 +283,7 @@ func TestTableOf50000RoutesMatchesEveryRoute(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	tbl, err := NewTable(c)
+	tbl, err := mapping.NewTable(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +304,7 @@ func TestTableOf50000RoutesMatchesEveryRoute(t *testing.T) {
 }
 
 func benchLookup(b *testing.B, n int, template bool) {
-	tbl, err := NewTable(bigConfig(n))
+	tbl, err := mapping.NewTable(bigConfig(n))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -324,7 +338,7 @@ func BenchmarkBuildTable50000(b *testing.B) {
 	c := bigConfig(50000)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := NewTable(c); err != nil {
+		if _, err := mapping.NewTable(c); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -28,9 +28,6 @@ var (
 	hostRE        = regexp.MustCompile(`^[A-Za-z0-9.\-\[\]:]+$`)
 )
 
-// Protocols lists the protocol names a service may use.
-var protocols = []string{"grpc", "dubbo", "triple", "thrift", "tars", "http"}
-
 // Validate checks the config and returns Problems (nil when valid). It
 // assumes ApplyDefaults has run.
 func (c *Config) Validate() error {
@@ -208,99 +205,7 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validateService(s *Service, where string, registries map[string]bool, add func(string, ...any)) {
-	sections := map[string]bool{"grpc": s.GRPC != nil, "dubbo": s.Dubbo != nil, "thrift": s.Thrift != nil, "tars": s.Tars != nil, "http": s.HTTP != nil}
-	known := false
-	for _, p := range protocols {
-		known = known || p == s.Protocol
-	}
-	if !known {
-		add("%s: protocol: want one of %s, got %q", where, strings.Join(protocols, ", "), s.Protocol)
-	}
-	section := s.Protocol
-	if section == "triple" {
-		section = "dubbo"
-	}
-	var extra []string
-	for k, set := range sections {
-		if set && k != section {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	for _, k := range extra {
-		add("%s: has a %s section but protocol is %q", where, k, s.Protocol)
-	}
-	switch s.Protocol {
-	case "grpc":
-		if s.GRPC == nil || s.GRPC.Service == "" {
-			add("%s: grpc.service is required (the fully-qualified gRPC service)", where)
-		}
-		if s.GRPC != nil && s.GRPC.Schema != nil {
-			n := 0
-			if s.GRPC.Schema.Reflection != nil {
-				n++
-			}
-			if len(s.GRPC.Schema.Protoset) > 0 {
-				n++
-			}
-			if s.GRPC.Schema.Proto != nil {
-				n++
-				if len(s.GRPC.Schema.Proto.Files) == 0 {
-					add("%s: grpc.schema.proto.files is required", where)
-				}
-			}
-			if n > 1 {
-				add("%s: grpc.schema takes one of reflection, protoset and proto", where)
-			}
-		}
-	case "dubbo", "triple":
-		if s.Dubbo == nil || s.Dubbo.Interface == "" {
-			add("%s: dubbo.interface is required", where)
-		}
-		if s.Dubbo != nil {
-			for m, sig := range s.Dubbo.Methods {
-				for j, prm := range sig.Params {
-					if prm.Type == "" {
-						add("%s: dubbo.methods.%s.params[%d]: type is required", where, m, j)
-					}
-				}
-			}
-		}
-	case "thrift":
-		if s.Thrift == nil {
-			add("%s: thrift section is required", where)
-			break
-		}
-		if s.Thrift.IDL == "" {
-			add("%s: thrift.idl is required", where)
-		}
-		if s.Thrift.Service == "" {
-			add("%s: thrift.service is required", where)
-		}
-		if s.Thrift.Protocol != "binary" && s.Thrift.Protocol != "compact" {
-			add("%s: thrift.protocol: want binary or compact, got %q", where, s.Thrift.Protocol)
-		}
-		if s.Thrift.Transport != "framed" && s.Thrift.Transport != "buffered" {
-			add("%s: thrift.transport: want framed or buffered, got %q", where, s.Thrift.Transport)
-		}
-	case "tars":
-		if s.Tars == nil {
-			add("%s: tars section is required", where)
-			break
-		}
-		if s.Tars.IDL == "" {
-			add("%s: tars.idl is required", where)
-		}
-		if s.Tars.Servant == "" {
-			add("%s: tars.servant is required (App.Server.Obj)", where)
-		}
-		if s.Tars.Interface == "" {
-			add("%s: tars.interface is required", where)
-		}
-		if s.Tars.Version != 1 && s.Tars.Version != 3 {
-			add("%s: tars.version: want 1 or 3, got %d", where, s.Tars.Version)
-		}
-	}
+	c.validateProtocol(s, where, add)
 	if len(s.Instances) == 0 && s.Discovery == nil {
 		add("%s: needs instances or discovery", where)
 	}
@@ -317,9 +222,6 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 			add("%s: discovery.registry is required", where)
 		} else if !registries[s.Discovery.Registry] {
 			add("%s: discovery.registry %q is not defined in registries", where, s.Discovery.Registry)
-		}
-		if s.Discovery.DubboNative && s.Protocol != "dubbo" && s.Protocol != "triple" {
-			add("%s: discovery.dubbo_native needs protocol dubbo or triple, got %q", where, s.Protocol)
 		}
 	}
 	switch s.Balancer {
@@ -384,25 +286,55 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 	if h := s.HealthCheck; h != nil {
 		durs = append(durs, namedDuration{"health_check.interval", h.Interval}, namedDuration{"health_check.timeout", h.Timeout})
 	}
-	if t := s.Thrift; t != nil {
-		durs = append(durs, namedDuration{"thrift.idle_timeout", t.IdleTimeout})
-		if t.PoolSize < 0 {
-			add("%s: thrift.pool_size must not be negative, got %d", where, t.PoolSize)
-		}
-	}
-	if t := s.Tars; t != nil {
-		if t.Conns < 0 {
-			add("%s: tars.conns must not be negative, got %d", where, t.Conns)
-		}
-		if t.Servant != "" && len(strings.Split(t.Servant, ".")) != 3 {
-			add("%s: tars.servant: want App.Server.Obj, got %q", where, t.Servant)
-		}
-	}
 	for _, d := range durs {
 		if d.v < 0 {
 			add("%s: %s must not be negative, got %s", where, d.key, d.v)
 		}
 	}
+}
+
+// validateProtocol checks a service's protocol: a plug-in takes it, no
+// other protocol's section or discovery key is set, and the plug-in's own
+// checks.
+func (c *Config) validateProtocol(s *Service, where string, add func(string, ...any)) {
+	pl := c.plugins[s.Protocol]
+	if pl == nil {
+		add("%s: protocol: want one of %s, got %q", where, strings.Join(c.plugins.Names(), ", "), s.Protocol)
+	}
+	var own string
+	if pl != nil {
+		own = pl.Section()
+	}
+	for _, k := range sortedKeys(s.sections) {
+		if k != own {
+			add("%s: has a %s section but protocol is %q", where, k, s.Protocol)
+		}
+	}
+	ownKeys := map[string]bool{}
+	if dk, ok := pl.(DiscoveryKeys); ok {
+		for _, k := range dk.DiscoveryKeys() {
+			ownKeys[k] = true
+		}
+	}
+	for _, k := range sortedKeys(s.discovery) {
+		if !ownKeys[k] {
+			add("%s: discovery.%s does not apply to protocol %q", where, k, s.Protocol)
+		}
+	}
+	if s.Proto != nil {
+		for _, problem := range s.Proto.Validate(s) {
+			add("%s: %s", where, problem)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 type namedDuration struct {

@@ -254,7 +254,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	backends.vars["listen"] = data.Addr().String()
 	backends.vars["admin"] = admin.Addr().String()
 	raw := []byte(demoYAML(backends.vars))
-	cfg, err := mapping.Parse(raw)
+	cfg, err := mapping.Parse(raw, plugins())
 	if err != nil {
 		data.Close()
 		admin.Close()
@@ -262,7 +262,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	disc := newZKDiscovery(log)
 	defer disc.Close()
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: "built-in demo"})
+	g, err := gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log, Source: "built-in demo"})
 	if err != nil {
 		data.Close()
 		admin.Close()

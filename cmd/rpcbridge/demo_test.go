@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/rpcbridge/rpcbridge/protocols/tars"
 	"net"
 	"os"
 	"os/exec"
@@ -118,14 +119,14 @@ func TestDemoYAMLQuotesEveryValue(t *testing.T) {
 		"people": "127.0.0.1:1", "stock": "127.0.0.1:2", "orders": "127.0.0.1:3", "users": "127.0.0.1:4", "catalog": "127.0.0.1:5",
 		"stockidl": filepath.Join(dir, "Stock.tars"), "ordersidl": filepath.Join(dir, "order.thrift"),
 	}
-	cfg, err := mapping.Decode([]byte(demoYAML(vars)))
+	cfg, err := mapping.Decode([]byte(demoYAML(vars)), plugins())
 	if err != nil {
 		t.Fatalf("demoYAML with [::]:8080 and a quote in a path: %v", err)
 	}
 	if cfg.Server.Listen != "[::]:8080" || cfg.Server.Admin != ":9901" {
 		t.Errorf("got listen %q admin %q, want [::]:8080 and :9901", cfg.Server.Listen, cfg.Server.Admin)
 	}
-	if s := cfg.Service("stock"); s == nil || s.Tars.IDL != vars["stockidl"] {
+	if s := cfg.Service("stock"); s == nil || s.Proto.(*tars.Config).IDL != vars["stockidl"] {
 		t.Errorf("got stock service %+v, want tars.idl %q", s, vars["stockidl"])
 	}
 	if s := cfg.Service("users"); s == nil || len(s.Instances) != 1 || s.Instances[0].Address != "127.0.0.1:4" {

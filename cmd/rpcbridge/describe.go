@@ -37,7 +37,7 @@ func cmdDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	log := slog.New(slog.DiscardHandler)
 	disc := newZKDiscovery(log)
 	defer disc.Close()
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path})
+	g, err := gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log, Source: *path})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpcbridge/rpcbridge/gateway"
 	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/registry"
 	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
@@ -84,8 +85,8 @@ func (d *zkDiscovery) Watch(ctx context.Context, svc *mapping.Service, reg *mapp
 	if err != nil {
 		return nil, err
 	}
-	if svc.Discovery != nil && svc.Discovery.DubboNative && svc.Dubbo != nil {
-		return r.WatchDubbo(ctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version)
+	if dc, ok := svc.Proto.(*dubbo.Config); ok && dc.Native {
+		return r.WatchDubbo(ctx, dc.Interface, dc.Group, dc.Version)
 	}
 	name := svc.Name
 	if svc.Discovery != nil && svc.Discovery.Service != "" {
@@ -98,7 +99,8 @@ func (d *zkDiscovery) Watch(ctx context.Context, svc *mapping.Service, reg *mapp
 // Triple service, the definitions a Dubbo metadata report publishes for
 // its interface, group and version.
 func (d *zkDiscovery) WatchDefinitions(ctx context.Context, svc *mapping.Service, reg *mapping.Registry, apply func(defs [][]byte)) {
-	if svc.Dubbo == nil {
+	dc, ok := svc.Proto.(*dubbo.Config)
+	if !ok {
 		return
 	}
 	r, err := d.registry(reg)
@@ -106,7 +108,7 @@ func (d *zkDiscovery) WatchDefinitions(ctx context.Context, svc *mapping.Service
 		d.log.Warn("dubbo metadata report not followed", "service", svc.Name, "err", err)
 		return
 	}
-	r.WatchDubboMetadata(ctx, svc.Dubbo.Interface, svc.Dubbo.Group, svc.Dubbo.Version, apply)
+	r.WatchDubboMetadata(ctx, dc.Interface, dc.Group, dc.Version, apply)
 }
 
 // Close ends every ZooKeeper session it opened; later watches fail.

@@ -2,7 +2,7 @@ package main
 
 // Discovery end to end: backends registered in a real ZooKeeper by the SDK,
 // found by a gateway built in-process with this command's wiring
-// (protocolFactory and zkDiscovery, as serve builds them). The gateway's
+// (plugins and zkDiscovery, as serve builds them). The gateway's
 // own discovery tests, with an in-memory registry, are in
 // gateway/discovery_test.go.
 
@@ -54,14 +54,14 @@ type zkEnv struct {
 func newZKEnv(t *testing.T, yaml string, vars map[string]string) *zkEnv {
 	t.Helper()
 	raw := []byte(expand(yaml, vars))
-	cfg, err := mapping.Parse(raw)
+	cfg, err := mapping.Parse(raw, plugins())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	disc := newZKDiscovery(log)
 	t.Cleanup(func() { disc.Close() }) // after the gateway's Close (cleanups run last first)
-	g, err := gateway.New(cfg, raw, gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log})
+	g, err := gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

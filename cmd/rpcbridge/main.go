@@ -106,7 +106,7 @@ func loadConfig(path string) (*mapping.Config, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := mapping.Decode(raw)
+	cfg, err := mapping.Decode(raw, plugins())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -132,10 +132,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	// Build every adapter once: IDL files and descriptor sets are parsed
 	// here, so their errors show too.
-	factory := protocolFactory(slog.New(slog.DiscardHandler))
 	bad := 0
 	for i := range cfg.Services {
-		if _, err := factory(&cfg.Services[i], gateway.ServiceEnv{}); err != nil {
+		if _, err := cfg.Services[i].Build(mapping.ProtocolEnv{}); err != nil {
 			fmt.Fprintf(stderr, "%s: services[%d] %q: %v\n", *path, i, cfg.Services[i].Name, err)
 			bad++
 		}
@@ -187,7 +186,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	// The discovery is closed after the gateway (defers run in reverse).
 	disc := newZKDiscovery(log)
 	defer disc.Close()
-	opts := gateway.Options{Protocols: protocolFactory(log), Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
+	opts := gateway.Options{Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
 	if *zkServers != "" {
 		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override, *pprof)
 	}

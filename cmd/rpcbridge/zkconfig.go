@@ -18,7 +18,7 @@ import (
 // parseStored decodes and validates a config taken from ZooKeeper. Its
 // relative paths resolve against the replica's working directory.
 func parseStored(sc *zookeeper.StoredConfig) (*mapping.Config, error) {
-	cfg, err := mapping.Decode([]byte(sc.YAML))
+	cfg, err := mapping.Decode([]byte(sc.YAML), plugins())
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,53 @@
+package http
+
+import (
+	"encoding/json"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// Plugin is the HTTP protocol's part of the configuration: the optional
+// http: section of a service.
+type Plugin struct{}
+
+// Config is a service's http: section.
+type Config struct {
+	// PathPrefix is prepended to /<method> on the backend. Default "/".
+	PathPrefix string `yaml:"path_prefix" json:"path_prefix,omitempty"`
+}
+
+// Section implements mapping.Plugin.
+func (Plugin) Section() string { return "http" }
+
+// Decode implements mapping.Plugin.
+func (Plugin) Decode(in mapping.SectionInput) (mapping.ProtocolConfig, error) {
+	c := &Config{}
+	if err := mapping.DecodeStrict(in.Node, in.At("http"), c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ResolvePaths implements mapping.ProtocolConfig; the section names no file.
+func (c *Config) ResolvePaths(string) {}
+
+// Validate implements mapping.ProtocolConfig; every path prefix is valid.
+func (c *Config) Validate(*mapping.Service) []string { return nil }
+
+// Key implements mapping.ProtocolConfig.
+func (c *Config) Key(*mapping.Service) string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// QualifiedName implements mapping.ProtocolConfig: none.
+func (c *Config) QualifiedName() string { return "" }
+
+// DeclaredMethods implements mapping.ProtocolConfig: none.
+func (c *Config) DeclaredMethods() []string { return nil }
+
+// Build implements mapping.ProtocolConfig.
+func (c *Config) Build(*mapping.Service, mapping.ProtocolEnv) (generic.Protocol, error) {
+	return New(Options{PathPrefix: c.PathPrefix})
+}
