@@ -568,7 +568,7 @@ func TestGatewayImportsNoConcreteRegistry(t *testing.T) {
 	for _, d := range deps {
 		for _, banned := range []string{"github.com/rpcbridge/rpcbridge/registry/zookeeper", "github.com/rpcbridge/rpcbridge/registry/static", "github.com/go-zookeeper/zk", "github.com/rpcbridge/rpcbridge/protocols"} {
 			if d == banned || strings.HasPrefix(d, banned+"/") {
-				t.Errorf("gateway or mapping depends on %s, want no %s (adapters come through Options.Protocols, discovery through Options.Discovery)", d, banned)
+				t.Errorf("gateway or mapping depends on %s, want no %s (adapters come from the plug-ins cmd hands to mapping.Decode, discovery through Options.Discovery)", d, banned)
 			}
 		}
 	}

@@ -160,9 +160,11 @@ type Service struct {
 	// Proto is the decoded protocol section; nil when no plug-in is
 	// named Protocol.
 	Proto ProtocolConfig `yaml:"-"`
-	// sections are the raw protocol sections, by key; discovery the
-	// discovery keys plug-ins read.
-	sections, discovery map[string]*yaml.Node
+	// sections are the keys of the protocol sections the service has;
+	// discoveryKeys the keys of its discovery section that plug-ins read.
+	// (Names only: two generations of an unchanged service compare equal
+	// wherever it sits in the file.)
+	sections, discoveryKeys []string
 
 	// Instances is a static list of backend instances.
 	Instances []Instance `yaml:"instances"`
@@ -346,30 +348,31 @@ func Decode(data []byte, plugins Plugins) (*Config, error) {
 		if i < len(c.Services) {
 			s = &c.Services[i]
 		}
-		s.sections, s.discovery = map[string]*yaml.Node{}, map[string]*yaml.Node{}
+		secNodes, discNodes := map[string]*yaml.Node{}, map[string]*yaml.Node{}
 		for j := 0; j+1 < len(n.Content); j += 2 {
 			if k := n.Content[j].Value; sections[k] {
-				s.sections[k] = n.Content[j+1]
+				secNodes[k] = n.Content[j+1]
 			} else if k == "discovery" {
 				d := resolveAlias(n.Content[j+1])
 				for m := 0; m+1 < len(d.Content); m += 2 {
 					if dk := d.Content[m].Value; discoveryKeys[dk] {
-						s.discovery[dk] = d.Content[m+1]
+						discNodes[dk] = d.Content[m+1]
 					}
 				}
 			}
 		}
+		s.sections, s.discoveryKeys = sortedKeys(secNodes), sortedKeys(discNodes)
 		pl := plugins[s.Protocol]
 		if pl == nil {
 			continue
 		}
 		in := SectionInput{Service: s, Where: fmt.Sprintf("services[%d]", i), Discovery: map[string]*yaml.Node{}}
 		if sec := pl.Section(); sec != "" {
-			in.Node = s.sections[sec]
+			in.Node = secNodes[sec]
 		}
 		if dk, ok := pl.(DiscoveryKeys); ok {
 			for _, k := range dk.DiscoveryKeys() {
-				if v := s.discovery[k]; v != nil {
+				if v := discNodes[k]; v != nil {
 					in.Discovery[k] = v
 				}
 			}

@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -340,6 +341,19 @@ func BenchmarkBuildTable50000(b *testing.B) {
 	for b.Loop() {
 		if _, err := mapping.NewTable(c); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A reload keeps a service's cluster and connections when the service
+// compares equal to its previous generation; moving it in the file (lines
+// added above it) must not make it look changed.
+func TestAnUnchangedServiceComparesEqualWhereverItSits(t *testing.T) {
+	a := mustParse(t, baseYAML)
+	b := mustParse(t, "# a comment\n\n"+strings.Replace(baseYAML, "services:\n", "services:\n  - name: extra\n    protocol: http\n    instances: [{address: 127.0.0.1:2}]\n", 1))
+	for _, name := range []string{"people", "users"} {
+		if !reflect.DeepEqual(a.Service(name), b.Service(name)) {
+			t.Errorf("service %s: got different generations, want equal:\n%+v\n%+v", name, a.Service(name), b.Service(name))
 		}
 	}
 }

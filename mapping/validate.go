@@ -305,7 +305,7 @@ func (c *Config) validateProtocol(s *Service, where string, add func(string, ...
 	if pl != nil {
 		own = pl.Section()
 	}
-	for _, k := range sortedKeys(s.sections) {
+	for _, k := range s.sections {
 		if k != own {
 			add("%s: has a %s section but protocol is %q", where, k, s.Protocol)
 		}
@@ -316,7 +316,7 @@ func (c *Config) validateProtocol(s *Service, where string, add func(string, ...
 			ownKeys[k] = true
 		}
 	}
-	for _, k := range sortedKeys(s.discovery) {
+	for _, k := range s.discoveryKeys {
 		if !ownKeys[k] {
 			add("%s: discovery.%s does not apply to protocol %q", where, k, s.Protocol)
 		}
