@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,8 +34,8 @@ import (
 // after the reply is written.
 //
 // To add a filter: give it a free order in the right stage, build it in
-// buildChains from the config (globally, or for the services that
-// configure it), and test it through ServeHTTP.
+// buildChains from the config (globally, or for the services and routes
+// that configure it), and test it through ServeHTTP.
 type filter interface {
 	// name identifies the filter in logs and tests.
 	name() string
@@ -77,6 +78,22 @@ type chains struct {
 	edge      []filter
 	unrouted  []filter
 	byService map[string][]filter
+	// byRoute are the chains of routes that override their service's
+	// filters (public, rate_limit); other routes run their service's.
+	byRoute map[*mapping.Route][]filter
+	// routeLimits are the routes' token buckets by routeLimitKey, kept
+	// by the next generation for the routes it leaves unchanged.
+	routeLimits map[string]*limiter
+}
+
+// chain is the chain a routed call runs.
+func (ch *chains) chain(t *target) []filter {
+	if t.route != nil {
+		if fs, ok := ch.byRoute[t.route]; ok {
+			return fs
+		}
+	}
+	return ch.byService[t.svc.Name]
 }
 
 // run runs the filters of one stage range [from, to) in order. It reports
@@ -116,28 +133,58 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 	if cors := newCORS(cfg.Server.CORS, cfg.Server.Auth); cors != nil {
 		global = append(global, cors)
 	}
-	ch := &chains{byService: map[string][]filter{}}
+	ch := &chains{byService: map[string][]filter{}, byRoute: map[*mapping.Route][]filter{}, routeLimits: map[string]*limiter{}}
+	var oldLimits map[string]*limiter
+	if old := g.state.Load(); old != nil && old.chains != nil {
+		oldLimits = old.chains.routeLimits
+	}
 	ch.edge = sortFilters(global)
 	var auth filter
 	if a := newAuthn(cfg.Server.Auth); a != nil {
 		auth = &authFilter{a: a, limit: cfg.Server.Auth.MaxFailuresPerMinute, fails: g.authFailures, metrics: g.metrics}
 		ch.unrouted = []filter{auth}
 	}
-	for i := range cfg.Services {
-		svc := &cfg.Services[i]
+	serviceChain := func(svc *mapping.Service, r *mapping.Route) []filter {
 		fs := []filter{callFormFilter{}}
-		if auth != nil && !svc.Public {
+		public := svc.Public
+		if r != nil && r.Public != nil {
+			public = *r.Public
+		}
+		if auth != nil && !public {
 			fs = append(fs, auth)
 		}
 		if c := st.clusters[svc.Name]; c != nil && c.limit != nil {
 			fs = append(fs, &rateFilter{l: c.limit})
 		}
+		if r != nil && r.RateLimit != nil {
+			key := routeLimitKey(r)
+			l := oldLimits[key]
+			if l == nil {
+				l = newLimiter(r.RateLimit)
+			}
+			ch.routeLimits[key] = l
+			fs = append(fs, &routeRateFilter{l: l})
+		}
 		if !cfg.Server.AllowAnyContentType {
 			fs = append(fs, contentTypeFilter{})
 		}
-		ch.byService[svc.Name] = sortFilters(fs)
+		return sortFilters(fs)
 	}
-	for _, fs := range append([][]filter{ch.edge, ch.unrouted}, mapsValues(ch.byService)...) {
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		ch.byService[svc.Name] = serviceChain(svc, nil)
+	}
+	for i := range cfg.Routes {
+		r := &cfg.Routes[i]
+		if svc := cfg.Service(r.Service); svc != nil && (r.Public != nil || r.RateLimit != nil) {
+			ch.byRoute[r] = serviceChain(svc, r)
+		}
+	}
+	all := append([][]filter{ch.edge, ch.unrouted}, mapsValues(ch.byService)...)
+	for _, fs := range ch.byRoute {
+		all = append(all, fs)
+	}
+	for _, fs := range all {
 		if err := uniqueOrders(fs); err != nil {
 			return nil, err
 		}
@@ -170,13 +217,14 @@ func uniqueOrders(fs []filter) error {
 
 // Filter orders, in one place so that none repeats.
 const (
-	orderFraming     = 10
-	orderCORS        = 20
-	orderMethod      = 30
-	orderAuth        = 110
-	orderCallForm    = 210
-	orderRateLimit   = 220
-	orderContentType = 230
+	orderFraming        = 10
+	orderCORS           = 20
+	orderMethod         = 30
+	orderAuth           = 110
+	orderCallForm       = 210
+	orderRateLimit      = 220
+	orderRouteRateLimit = 225
+	orderContentType    = 230
 )
 
 // framingFilter refuses a request that came with both Content-Length and
@@ -270,6 +318,31 @@ func (f *rateFilter) request(rc *reqCtx) *generic.Error {
 		rc.w.Header().Set("Retry-After", retryAfter(wait))
 	}
 	return e
+}
+
+// routeRateFilter is a route's own token bucket, taken after its
+// service's.
+type routeRateFilter struct{ l *limiter }
+
+func (*routeRateFilter) name() string { return "route-rate-limit" }
+func (*routeRateFilter) order() int   { return orderRouteRateLimit }
+func (f *routeRateFilter) request(rc *reqCtx) *generic.Error {
+	e, wait := f.l.allow(rc.r, rc.t.keyName)
+	if e != nil {
+		rc.w.Header().Set("Retry-After", retryAfter(wait))
+	}
+	return e
+}
+
+// routeLimitKey identifies a route's bucket across generations: the same
+// match, service, method and limit keep it (and its spent tokens).
+func routeLimitKey(r *mapping.Route) string {
+	b, _ := json.Marshal(struct {
+		M             mapping.Match
+		Service, Meth string
+		L             mapping.RateLimit
+	}{r.Match, r.Service, r.Method, *r.RateLimit})
+	return string(b)
 }
 
 // contentTypeFilter: a request body must be JSON (unless

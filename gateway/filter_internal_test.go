@@ -110,6 +110,7 @@ func TestEachServiceRunsOnlyTheFiltersItNeedsInOrder(t *testing.T) {
 		{"plain", names(ch.byService["plain"]), "auth@110 call-form@210 content-type@230"},
 		{"open (public)", names(ch.byService["open"]), "call-form@210 content-type@230"},
 		{"limited", names(ch.byService["limited"]), "auth@110 call-form@210 rate-limit@220 content-type@230"},
+		{"routes", fmt.Sprint(len(ch.byRoute)), "0"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
@@ -173,6 +174,93 @@ func TestFiltersRunInOrderAndResponseHooksInReverse(t *testing.T) {
 	g.ServeHTTP(w, req)
 	if w.Code != http.StatusUnsupportedMediaType || len(log) != 0 {
 		t.Errorf("got %d and %v, want 415 and no later filter run", w.Code, log)
+	}
+}
+
+const routeFiltersYAML = `
+server:
+  auth: {keys: [{name: k, key: key-1}]}
+services:
+  - name: shop
+    protocol: http
+    instances: [{address: 127.0.0.1:1}]
+  - name: open
+    protocol: http
+    public: true
+    instances: [{address: 127.0.0.1:1}]
+routes:
+  - match: {path: /status, methods: [POST]}
+    service: shop
+    method: Status
+    public: true
+  - match: {path: /checkout, methods: [POST]}
+    service: shop
+    method: Checkout
+    rate_limit: {rps: 0.001, burst: 1}
+  - match: {path: /browse, methods: [POST]}
+    service: shop
+    method: Browse
+  - match: {path: /open/admin, methods: [POST]}
+    service: open
+    method: Admin
+    public: false
+`
+
+// Routes override their service's filters: public either way, and a
+// token bucket of their own that a reload leaves as it is.
+func TestRoutesOverrideTheirServicesFilters(t *testing.T) {
+	g := newEchoGateway(t, routeFiltersYAML)
+	call := func(path, key string) (int, string) {
+		t.Helper()
+		req := httptest.NewRequest("POST", path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, req)
+		return w.Code, w.Header().Get("Retry-After")
+	}
+	for _, c := range []struct {
+		path, key string
+		want      int
+	}{
+		{"/status", "", 200},      // public route of a protected service
+		{"/browse", "", 401},      // its sibling is not
+		{"/shop/Status", "", 401}, // nor the same method reached without the route
+		{"/open/admin", "", 401},  // a protected route of a public service
+		{"/open/admin", "key-1", 200},
+		{"/open/Other", "", 200},
+		{"/checkout", "key-1", 200}, // the route's one token
+		{"/browse", "key-1", 200},   // the service has no limit of its own
+	} {
+		if got, _ := call(c.path, c.key); got != c.want {
+			t.Errorf("POST %s (key %q): got %d, want %d", c.path, c.key, got, c.want)
+		}
+	}
+	if got, retry := call("/checkout", "key-1"); got != 429 || retry == "" {
+		t.Errorf("second checkout: got %d Retry-After %q, want 429 with Retry-After", got, retry)
+	}
+	ch := g.state.Load().chains
+	r := &g.state.Load().cfg.Routes[1]
+	if got, want := names(ch.byRoute[r]), "auth@110 call-form@210 route-rate-limit@225 content-type@230"; got != want {
+		t.Errorf("checkout chain: got %q, want %q", got, want)
+	}
+	if _, own := ch.byRoute[&g.state.Load().cfg.Routes[2]]; own {
+		t.Errorf("browse has a chain of its own, want its service's")
+	}
+
+	// A reload that leaves the route alone keeps its spent bucket.
+	y2 := routeFiltersYAML + "  - match: {path: /new, methods: [POST]}\n    service: shop\n    method: New\n"
+	cfg, err := mapping.Parse([]byte(y2), mapping.Plugins{"http": fixedPlugin{echoProtocol{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(cfg, []byte(y2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := call("/checkout", "key-1"); got != 429 {
+		t.Errorf("checkout after a reload: got %d, want 429 (the bucket kept)", got)
 	}
 }
 

@@ -82,7 +82,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.t = t
 	chain := st.chains.unrouted
 	if t != nil {
-		chain = st.chains.byService[t.svc.Name]
+		chain = st.chains.chain(t)
 	}
 	if rc.run(chain, identityStage, callStage) {
 		return

@@ -258,6 +258,12 @@ type Route struct {
 	Retries *int `yaml:"retries" json:"retries,omitempty"`
 	// Idempotent allows retrying after the request reached a backend.
 	Idempotent bool `yaml:"idempotent" json:"idempotent,omitempty"`
+	// Public overrides the service's public for this route: true needs
+	// no API key, false needs one even when the service is public.
+	Public *bool `yaml:"public" json:"public,omitempty"`
+	// RateLimit is the route's own token bucket, taken after the
+	// service's.
+	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
 }
 
 // Match selects requests: exactly one of Path and Prefix.
@@ -506,17 +512,24 @@ func (c *Config) ApplyDefaults() {
 			t := true
 			s.TagFallback = &t
 		}
-		if rl := s.RateLimit; rl != nil && rl.Burst == 0 {
-			rl.Burst = max(1, int(math.Ceil(rl.RPS)))
-		}
+		s.RateLimit.applyDefaults()
 		for j := range s.Instances {
 			if s.Instances[j].Weight == 0 {
 				s.Instances[j].Weight = 100
 			}
 		}
 	}
+	for i := range c.Routes {
+		c.Routes[i].RateLimit.applyDefaults()
+	}
 	if c.Server.WriteTimeout == 0 {
 		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second
+	}
+}
+
+func (rl *RateLimit) applyDefaults() {
+	if rl != nil && rl.Burst == 0 {
+		rl.Burst = max(1, int(math.Ceil(rl.RPS)))
 	}
 }
 

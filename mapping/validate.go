@@ -189,6 +189,7 @@ func (c *Config) Validate() error {
 		if r.Retries != nil && *r.Retries < 0 {
 			add("%s: retries must be 0 or more, got %d", where, *r.Retries)
 		}
+		c.validateRateLimit(r.RateLimit, where, add)
 	}
 	// Conflicts between routes are reported by building the table.
 	if _, err := NewTable(c); err != nil {
@@ -239,23 +240,7 @@ func (c *Config) validateService(s *Service, where string, registries map[string
 	if s.Retries != nil && *s.Retries < 0 {
 		add("%s: retries must be 0 or more, got %d", where, *s.Retries)
 	}
-	if rl := s.RateLimit; rl != nil {
-		if rl.RPS <= 0 {
-			add("%s: rate_limit.rps must be positive, got %v", where, rl.RPS)
-		}
-		if rl.Burst < 0 {
-			add("%s: rate_limit.burst must be positive, got %d", where, rl.Burst)
-		}
-		switch {
-		case rl.By == "", rl.By == "ip", rl.By == "api_key":
-			if rl.By == "api_key" && c.Server.Auth == nil {
-				add("%s: rate_limit.by api_key needs server.auth", where)
-			}
-		case strings.HasPrefix(rl.By, "header:") && len(rl.By) > len("header:"):
-		default:
-			add("%s: rate_limit.by: want \"\", ip, api_key or header:<name>, got %q", where, rl.By)
-		}
-	}
+	c.validateRateLimit(s.RateLimit, where, add)
 	if s.Outlier != nil && (s.Outlier.MaxEjectionPercent < 0 || s.Outlier.MaxEjectionPercent > 100) {
 		add("%s: outlier.max_ejection_percent: want 0 to 100, got %d", where, s.Outlier.MaxEjectionPercent)
 	}
@@ -335,6 +320,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (c *Config) validateRateLimit(rl *RateLimit, where string, add func(string, ...any)) {
+	if rl == nil {
+		return
+	}
+	if rl.RPS <= 0 {
+		add("%s: rate_limit.rps must be positive, got %v", where, rl.RPS)
+	}
+	if rl.Burst < 0 {
+		add("%s: rate_limit.burst must be positive, got %d", where, rl.Burst)
+	}
+	switch {
+	case rl.By == "", rl.By == "ip", rl.By == "api_key":
+		if rl.By == "api_key" && c.Server.Auth == nil {
+			add("%s: rate_limit.by api_key needs server.auth", where)
+		}
+	case strings.HasPrefix(rl.By, "header:") && len(rl.By) > len("header:"):
+	default:
+		add("%s: rate_limit.by: want \"\", ip, api_key or header:<name>, got %q", where, rl.By)
+	}
 }
 
 type namedDuration struct {
