@@ -191,6 +191,15 @@ func (c *Config) Validate() error {
 		}
 		c.validateRateLimit(r.RateLimit, where, add)
 	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		if s.HashKey == nil || s.HashKey.Path == "" {
+			continue
+		}
+		if !c.routeHasParam(s.Name, s.HashKey.Path) {
+			add("services[%d] %q: hash_key.path %q is a parameter of no route of this service ({%s} in a match.path); every call would hash the empty key", i, s.Name, s.HashKey.Path, s.HashKey.Path)
+		}
+	}
 	// Conflicts between routes are reported by building the table.
 	if _, err := NewTable(c); err != nil {
 		if tp, ok := err.(Problems); ok {
@@ -320,6 +329,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// routeHasParam reports whether a route of service has a path template
+// with the parameter {param}.
+func (c *Config) routeHasParam(service, param string) bool {
+	for _, r := range c.Routes {
+		if r.Service != service || r.Match.Path == "" {
+			continue
+		}
+		segs, err := parseTemplate(r.Match.Path)
+		if err != nil {
+			continue
+		}
+		for _, s := range segs {
+			if s.param == param {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *Config) validateRateLimit(rl *RateLimit, where string, add func(string, ...any)) {
