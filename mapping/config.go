@@ -195,6 +195,8 @@ type Service struct {
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Public exempts the service from server.auth.
 	Public bool `yaml:"public"`
+	// TLS makes the gateway dial the service's instances over TLS.
+	TLS *ClientTLS `yaml:"tls"`
 }
 
 // HashKey names the request part consistent hashing keys on; one of them.

@@ -5,6 +5,9 @@ package mapping
 // the config file's folder, unless they are absolute.
 func (c *Config) ResolvePaths(dir string) {
 	for i := range c.Services {
+		if t := c.Services[i].TLS; t != nil {
+			t.resolvePaths(dir)
+		}
 		if p := c.Services[i].Proto; p != nil {
 			p.ResolvePaths(dir)
 		}

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,6 +92,18 @@ type ProtocolEnv struct {
 	// Definitions returns the newest set of service definitions the
 	// service's registry publishes (a metadata report); nil when none.
 	Definitions func() [][]byte
+	// TLS is the client TLS configuration of the service's tls: key (CA,
+	// client certificate, server name), built once; nil dials in clear.
+	// A plug-in whose adapter cannot dial TLS reports so from Validate
+	// (see TLSDialer).
+	TLS *tls.Config
+}
+
+// TLSDialer is implemented by a ProtocolConfig whose adapter dials TLS
+// when ProtocolEnv.TLS is set. A service with a tls: key whose protocol
+// does not implement it (or answers false) is a validation problem.
+type TLSDialer interface {
+	DialsTLS() bool
 }
 
 // Plugins are the protocol plug-ins by protocol name.
@@ -157,10 +171,11 @@ func (s *Service) DeclaredMethods() []string {
 // services (or two generations of one) with the same key can share an
 // adapter and its connections.
 func (s *Service) ProtocolKey() string {
+	tlsKey, _ := json.Marshal(s.TLS)
 	if s.Proto == nil {
 		return s.Protocol
 	}
-	return s.Protocol + "\x00" + s.Proto.Key(s)
+	return s.Protocol + "\x00" + s.Proto.Key(s) + "\x00" + string(tlsKey)
 }
 
 // Build makes the service's protocol adapter.
@@ -170,6 +185,13 @@ func (s *Service) Build(env ProtocolEnv) (generic.Protocol, error) {
 	}
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	if env.TLS == nil && s.TLS != nil {
+		c, err := s.TLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("service %q: tls: %w", s.Name, err)
+		}
+		env.TLS = c
 	}
 	return s.Proto.Build(s, env)
 }

@@ -216,6 +216,12 @@ func (c *Config) Validate() error {
 
 func (c *Config) validateService(s *Service, where string, registries map[string]bool, add func(string, ...any)) {
 	c.validateProtocol(s, where, add)
+	if s.TLS != nil {
+		s.TLS.validate(where, add)
+		if d, ok := s.Proto.(TLSDialer); s.Proto != nil && (!ok || !d.DialsTLS()) {
+			add("%s: tls: protocol %q dials its backends in clear only", where, s.Protocol)
+		}
+	}
 	if len(s.Instances) == 0 && s.Discovery == nil {
 		add("%s: needs instances or discovery", where)
 	}
