@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -221,8 +223,21 @@ func (g *Gateway) Serve(ctx context.Context, data, admin net.Listener, o AdminOp
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
 	srv.Protocols = &protos
+	var dataTLS, adminTLS *tls.Config
+	if sc.TLS != nil {
+		var err error
+		if dataTLS, err = newServerTLS(sc.TLS, g.log); err != nil {
+			return fmt.Errorf("server.tls: %w", err)
+		}
+	}
+	if sc.AdminTLS != nil {
+		var err error
+		if adminTLS, err = newServerTLS(sc.AdminTLS, g.log); err != nil {
+			return fmt.Errorf("server.admin_tls: %w", err)
+		}
+	}
 	errc := make(chan error, 2)
-	dl := newConnListener(data, sc.MaxConnections, g.metrics)
+	dl := newConnListener(data, sc.MaxConnections, g.metrics, dataTLS)
 	go func() { errc <- srv.Serve(dl) }()
 	var asrv *http.Server
 	if admin != nil {
@@ -230,8 +245,8 @@ func (g *Gateway) Serve(ctx context.Context, data, admin net.Listener, o AdminOp
 			o.Addr = admin.Addr().String()
 		}
 		asrv = &http.Server{Handler: g.AdminHandler(o), ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, ErrorLog: errLog}
-		al := newConnListener(admin, 0, nil)
+			ReadTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, ErrorLog: errLog, Protocols: &protos}
+		al := newConnListener(admin, 0, nil, adminTLS)
 		go func() { errc <- asrv.Serve(al) }()
 	}
 	select {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
@@ -70,6 +72,26 @@ type reqCtx struct {
 	answered bool
 	// ran lists the filters with response hooks that ran.
 	ran []filter
+	// addr is the client's address (see proxies.clientAddr), once known.
+	addr    netip.Addr
+	addrSet bool
+}
+
+// clientAddr is the request's client address, worked out once.
+func (rc *reqCtx) clientAddr() netip.Addr {
+	if !rc.addrSet {
+		rc.addr, rc.addrSet = rc.st.proxies.clientAddr(rc.r), true
+	}
+	return rc.addr
+}
+
+// clientKey is the client address as a map key ("unknown" when the
+// address could not be worked out).
+func (rc *reqCtx) clientKey() string {
+	if a := rc.clientAddr(); a.IsValid() {
+		return a.String()
+	}
+	return "unknown"
 }
 
 // chains are a config generation's filters: the edge chain, the chain of
@@ -133,25 +155,72 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 	if cors := newCORS(cfg.Server.CORS, cfg.Server.Auth); cors != nil {
 		global = append(global, cors)
 	}
+	st.identityHeaders = map[string]bool{}
+	if t := cfg.Server.TLS; t != nil && t.ForwardClientSubject != "" {
+		st.subjectHeader = strings.ToLower(t.ForwardClientSubject)
+		st.identityHeaders[st.subjectHeader] = true
+	}
+	if a := cfg.Server.Auth; a != nil && a.JWT != nil {
+		for _, h := range a.JWT.ClaimsToHeaders {
+			st.identityHeaders[strings.ToLower(h)] = true
+		}
+	}
+	var err error
+	if st.proxies, err = mapping.ParsePrefixes(cfg.Server.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	ipFilterOf := func(level string, r *mapping.IPRules) (filter, error) {
+		rules, err := newIPRules(r)
+		if rules == nil || err != nil {
+			return nil, err
+		}
+		return &ipFilter{level: level, rules: rules, m: g.metrics}, nil
+	}
+	if f, err := ipFilterOf("server", cfg.Server.IPRules); err != nil {
+		return nil, fmt.Errorf("server.ip_rules: %w", err)
+	} else if f != nil {
+		global = append(global, f)
+	}
 	ch := &chains{byService: map[string][]filter{}, byRoute: map[*mapping.Route][]filter{}, routeLimits: map[string]*limiter{}}
 	var oldLimits map[string]*limiter
 	if old := g.state.Load(); old != nil && old.chains != nil {
 		oldLimits = old.chains.routeLimits
 	}
 	ch.edge = sortFilters(global)
-	var auth filter
-	if a := newAuthn(cfg.Server.Auth); a != nil {
-		auth = &authFilter{a: a, limit: cfg.Server.Auth.MaxFailuresPerMinute, fails: g.authFailures, metrics: g.metrics}
+	schemes, err := g.authSchemes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authFor := func(names []string) filter {
+		if len(schemes) == 0 {
+			return nil
+		}
+		return &authFilter{accepted: pick(schemes, names), all: schemes, limit: cfg.Server.Auth.MaxFailuresPerMinute,
+			fails: g.authFailures, metrics: g.metrics}
+	}
+	if auth := authFor(nil); auth != nil {
 		ch.unrouted = []filter{auth}
 	}
-	serviceChain := func(svc *mapping.Service, r *mapping.Route) []filter {
+	serviceChain := func(svc *mapping.Service, r *mapping.Route) ([]filter, error) {
 		fs := []filter{callFormFilter{}}
 		public := svc.Public
 		if r != nil && r.Public != nil {
 			public = *r.Public
 		}
-		if auth != nil && !public {
+		if auth := authFor(svc.Auth); auth != nil && !public {
 			fs = append(fs, auth)
+		}
+		if f, err := ipFilterOf("service", svc.IPRules); err != nil {
+			return nil, fmt.Errorf("service %q: ip_rules: %w", svc.Name, err)
+		} else if f != nil {
+			fs = append(fs, f)
+		}
+		if r != nil {
+			if f, err := ipFilterOf("route", r.IPRules); err != nil {
+				return nil, fmt.Errorf("route %s: ip_rules: %w", r.Match.Path+r.Match.Prefix, err)
+			} else if f != nil {
+				fs = append(fs, f)
+			}
 		}
 		if c := st.clusters[svc.Name]; c != nil && c.limit != nil {
 			fs = append(fs, &rateFilter{l: c.limit})
@@ -168,16 +237,20 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 		if !cfg.Server.AllowAnyContentType {
 			fs = append(fs, contentTypeFilter{})
 		}
-		return sortFilters(fs)
+		return sortFilters(fs), nil
 	}
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
-		ch.byService[svc.Name] = serviceChain(svc, nil)
+		if ch.byService[svc.Name], err = serviceChain(svc, nil); err != nil {
+			return nil, err
+		}
 	}
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
-		if svc := cfg.Service(r.Service); svc != nil && (r.Public != nil || r.RateLimit != nil) {
-			ch.byRoute[r] = serviceChain(svc, r)
+		if svc := cfg.Service(r.Service); svc != nil && (r.Public != nil || r.RateLimit != nil || r.IPRules != nil) {
+			if ch.byRoute[r], err = serviceChain(svc, r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	all := append([][]filter{ch.edge, ch.unrouted}, mapsValues(ch.byService)...)
@@ -217,9 +290,12 @@ func uniqueOrders(fs []filter) error {
 
 // Filter orders, in one place so that none repeats.
 const (
+	orderServerIP       = 5
 	orderFraming        = 10
 	orderCORS           = 20
 	orderMethod         = 30
+	orderServiceIP      = 104
+	orderRouteIP        = 105
 	orderAuth           = 110
 	orderCallForm       = 210
 	orderRateLimit      = 220
@@ -255,43 +331,6 @@ func (methodFilter) request(rc *reqCtx) *generic.Error {
 	return errorf(generic.CodeMethodNotAllowed, "HTTP method %q is not accepted", generic.Clip(rc.r.Method))
 }
 
-// authFilter checks API keys, with the per-address lockout after too many
-// wrong keys. It runs for requests routing could not place and for
-// services that are not public.
-type authFilter struct {
-	a       *authn
-	limit   int
-	fails   *failures
-	metrics *metrics
-}
-
-func (*authFilter) name() string { return "auth" }
-func (*authFilter) order() int   { return orderAuth }
-func (f *authFilter) request(rc *reqCtx) *generic.Error {
-	r := rc.r
-	ip := clientIP(r)
-	if f.limit > 0 && r.Header.Get(f.a.header) != "" {
-		if wait := f.fails.blocked(ip, f.limit); wait > 0 {
-			f.metrics.authLocked.Inc()
-			rc.w.Header().Set("Retry-After", retryAfter(wait))
-			rc.t = nil
-			return errorf(generic.CodeResourceExhausted, "too many failed authentications from this address; retry later")
-		}
-	}
-	name, presented, e := f.a.check(r)
-	if e != nil {
-		if presented && f.limit > 0 {
-			f.fails.fail(ip)
-		}
-		rc.t = nil // nothing about the route is told, in the reply or the metrics
-		return e
-	}
-	if rc.t != nil {
-		rc.t.keyName = name
-	}
-	return nil
-}
-
 // callFormFilter: calls without a route (/{service}/{method},
 // serviceName, scTag) take POST only.
 type callFormFilter struct{}
@@ -313,7 +352,7 @@ type rateFilter struct{ l *limiter }
 func (*rateFilter) name() string { return "rate-limit" }
 func (*rateFilter) order() int   { return orderRateLimit }
 func (f *rateFilter) request(rc *reqCtx) *generic.Error {
-	e, wait := f.l.allow(rc.r, rc.t.keyName)
+	e, wait := f.l.allow(rc)
 	if e != nil {
 		rc.w.Header().Set("Retry-After", retryAfter(wait))
 	}
@@ -327,7 +366,7 @@ type routeRateFilter struct{ l *limiter }
 func (*routeRateFilter) name() string { return "route-rate-limit" }
 func (*routeRateFilter) order() int   { return orderRouteRateLimit }
 func (f *routeRateFilter) request(rc *reqCtx) *generic.Error {
-	e, wait := f.l.allow(rc.r, rc.t.keyName)
+	e, wait := f.l.allow(rc)
 	if e != nil {
 		rc.w.Header().Set("Retry-After", retryAfter(wait))
 	}

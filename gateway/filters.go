@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/sha256"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -51,15 +50,6 @@ func (a *authn) check(r *http.Request) (name string, presented bool, e *generic.
 		return "", true, errorf(generic.CodeUnauthenticated, "the API key in %s is not valid", a.header)
 	}
 	return name, true, nil
-}
-
-// clientIP is the request's peer address without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // failures counts failed authentications per client address in
@@ -149,13 +139,17 @@ func newLimiter(rl *mapping.RateLimit) *limiter {
 
 // allow takes a token for the request; when none is left it returns a
 // RESOURCE_EXHAUSTED error and how long until one is.
-func (l *limiter) allow(r *http.Request, keyName string) (*generic.Error, time.Duration) {
+func (l *limiter) allow(rc *reqCtx) (*generic.Error, time.Duration) {
+	r := rc.r
 	b := l.global
 	if b == nil {
-		key := keyName
+		var key string
+		if rc.t != nil {
+			key = rc.t.keyName
+		}
 		switch {
 		case l.cfg.By == "ip":
-			key = clientIP(r)
+			key = rc.clientKey()
 		case strings.HasPrefix(l.cfg.By, "header:"):
 			key = r.Header.Get(strings.TrimPrefix(l.cfg.By, "header:"))
 		}

@@ -139,6 +139,8 @@ type Gateway struct {
 	// authFailures counts wrong API keys per client address; it outlives
 	// reloads.
 	authFailures *failures
+	// nonces are the signed requests' nonces seen; they outlive reloads.
+	nonces *nonceStore
 
 	retireMu sync.Mutex
 	retiring []retiring // clusters a reload replaced, closed after a grace
@@ -190,6 +192,14 @@ type state struct {
 	declared map[string]map[string]bool
 	// chains are the filters requests run through (see filter).
 	chains *chains
+	// proxies are server.trusted_proxies.
+	proxies proxies
+	// identityHeaders are the (lower-case) header names the gateway sets
+	// from verified credentials (jwt.claims_to_headers,
+	// tls.forward_client_subject); a client never sets them.
+	identityHeaders map[string]bool
+	// subjectHeader carries the verified client certificate's subject.
+	subjectHeader string
 }
 
 // New builds a gateway from cfg (already validated). raw is the config's
@@ -212,7 +222,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
-		pool: &clientPool{protos: map[string]*protoEntry{}}, authFailures: newFailures()}
+		pool: &clientPool{protos: map[string]*protoEntry{}}, authFailures: newFailures(), nonces: newNonceStore()}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()

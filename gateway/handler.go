@@ -32,7 +32,10 @@ type target struct {
 	service string // Call.Service: a gRPC fully-qualified name, or ""
 	params  []generic.Param
 	how     string // route | sdk | serviceName | scTag | direct
-	keyName string // the caller's API key name, when it sent a valid one
+	keyName string // the caller, when authenticated: an API key's name, "jwt:<sub>", "hmac:<app>"
+	// identity are headers for the backend from the caller's verified
+	// credentials (JWT claims, the client certificate's subject).
+	identity map[string]string
 }
 
 // Methods that may reach a backend; everything else is refused before
@@ -106,11 +109,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) invoke(rc *reqCtx) {
 	st, t, rw, r, q := rc.st, rc.t, rc.w, rc.r, rc.q
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
-	if len(t.svc.ForwardHeaders) > 0 {
-		call.Meta = make(map[string]string, len(t.svc.ForwardHeaders))
+	if len(t.svc.ForwardHeaders) > 0 || len(t.identity) > 0 || st.subjectHeader != "" {
+		call.Meta = make(map[string]string, len(t.svc.ForwardHeaders)+len(t.identity))
 		for _, h := range t.svc.ForwardHeaders {
+			lh := strings.ToLower(h)
+			if st.identityHeaders[lh] {
+				continue // only the gateway sets these, from verified credentials
+			}
 			if v := r.Header.Get(h); v != "" {
-				call.Meta[strings.ToLower(h)] = v
+				call.Meta[lh] = v
+			}
+		}
+		for k, v := range t.identity {
+			call.Meta[k] = v
+		}
+		if st.subjectHeader != "" {
+			if s := clientSubject(r); s != "" {
+				call.Meta[st.subjectHeader] = s
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,16 +20,23 @@ import (
 // itself into JSON errors, and watches each HTTP/1 connection's request
 // framing for messages that carry both Content-Length and
 // Transfer-Encoding.
+//
+// With a TLS configuration it terminates TLS itself, under the watch: the
+// HTTP server sees the decrypted stream (HTTP/1.1, or HTTP/2 when ALPN
+// chose h2, served as HTTP/2 with prior knowledge), so the same framing
+// checks and JSON errors hold on HTTPS.
 type connListener struct {
 	net.Listener
 	max     int64
 	open    atomic.Int64
 	metrics *metrics
+	tls     *tls.Config
 }
 
-// newConnListener wraps l; max <= 0 means no cap, a nil m counts nothing.
-func newConnListener(l net.Listener, max int, m *metrics) *connListener {
-	return &connListener{Listener: l, max: int64(max), metrics: m}
+// newConnListener wraps l; max <= 0 means no cap, a nil m counts nothing,
+// a nil tc serves in clear.
+func newConnListener(l net.Listener, max int, m *metrics, tc *tls.Config) *connListener {
+	return &connListener{Listener: l, max: int64(max), metrics: m, tls: tc}
 }
 
 // Accept returns the next connection under the cap.
@@ -49,6 +57,10 @@ func (l *connListener) Accept() (net.Conn, error) {
 		if l.metrics != nil {
 			l.metrics.connOpen.Inc()
 		}
+		if l.tls != nil {
+			tc := tls.Server(c, l.tls)
+			return &conn{Conn: tc, l: l, tls: tc}, nil
+		}
 		return &conn{Conn: c, l: l}, nil
 	}
 }
@@ -58,6 +70,7 @@ type conn struct {
 	net.Conn
 	l      *connListener
 	closed atomic.Bool
+	tls    *tls.Conn // nil in clear
 
 	mu    sync.Mutex // guards scan: Go's server reads from two goroutines
 	scan  framing

@@ -23,6 +23,14 @@ type metrics struct {
 	connOpen     prometheus.Gauge
 	connRejected prometheus.Counter
 	authLocked   prometheus.Counter
+	// authRefused counts refusals by scheme (api_key, jwt, hmac, ip) and
+	// reason (a fixed set per scheme).
+	authRefused *prometheus.CounterVec
+}
+
+// refused counts one refusal.
+func (m *metrics) refused(scheme, reason string) {
+	m.authRefused.WithLabelValues(scheme, reason).Inc()
 }
 
 // unknownMethod is the method label of requests whose method is not known
@@ -57,8 +65,11 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		authLocked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rpcbridge_auth_lockouts_total", Help: "Requests answered 429 because their client address failed authentication too often.",
 		}),
+		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_auth_refusals_total", Help: "Requests refused by an authentication scheme or an IP rule, by scheme and reason.",
+		}, []string{"scheme", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked, m.authRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -81,6 +81,16 @@ type Server struct {
 	AdminToken string `yaml:"admin_token"`
 	// AdminTokenEnv names an environment variable holding the admin token.
 	AdminTokenEnv string `yaml:"admin_token_env"`
+
+	// TLS serves HTTPS (HTTP/2 and HTTP/1.1) on listen; AdminTLS the same
+	// on admin.
+	TLS      *ServerTLS `yaml:"tls"`
+	AdminTLS *ServerTLS `yaml:"admin_tls"`
+	// TrustedProxies are the peers (CIDRs or addresses) whose
+	// X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// IPRules allow and deny client addresses, for every request.
+	IPRules *IPRules `yaml:"ip_rules"`
 }
 
 // AdminSecret returns the control plane's bearer token ("" when none).
@@ -97,6 +107,9 @@ type Auth struct {
 	Header string `yaml:"header"`
 	// Keys are the accepted keys.
 	Keys []APIKey `yaml:"keys"`
+	// JWT accepts bearer tokens; HMAC signed requests.
+	JWT  *JWT  `yaml:"jwt"`
+	HMAC *HMAC `yaml:"hmac"`
 	// MaxFailuresPerMinute caps failed authentications per client address;
 	// beyond it the client gets 429 before its key is checked. Default 60;
 	// negative turns the cap off.
@@ -197,6 +210,11 @@ type Service struct {
 	Public bool `yaml:"public"`
 	// TLS makes the gateway dial the service's instances over TLS.
 	TLS *ClientTLS `yaml:"tls"`
+	// Auth lists the schemes of server.auth the service accepts (api_key,
+	// jwt, hmac; any one suffices). Empty: every configured scheme.
+	Auth []string `yaml:"auth"`
+	// IPRules narrow server.ip_rules for this service.
+	IPRules *IPRules `yaml:"ip_rules"`
 }
 
 // HashKey names the request part consistent hashing keys on; one of them.
@@ -266,6 +284,8 @@ type Route struct {
 	// RateLimit is the route's own token bucket, taken after the
 	// service's.
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
+	// IPRules narrow the service's for this route.
+	IPRules *IPRules `yaml:"ip_rules" json:"ip_rules,omitempty"`
 }
 
 // Match selects requests: exactly one of Path and Prefix.
@@ -524,6 +544,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Routes {
 		c.Routes[i].RateLimit.applyDefaults()
 	}
+	c.applyEdgeDefaults()
 	if c.Server.WriteTimeout == 0 {
 		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second
 	}

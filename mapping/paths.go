@@ -4,6 +4,11 @@ package mapping
 // descriptor sets, .proto files, include and import dirs) relative to dir,
 // the config file's folder, unless they are absolute.
 func (c *Config) ResolvePaths(dir string) {
+	c.Server.TLS.resolvePaths(dir)
+	c.Server.AdminTLS.resolvePaths(dir)
+	if c.Server.Auth != nil {
+		c.Server.Auth.JWT.resolvePaths(dir)
+	}
 	for i := range c.Services {
 		if t := c.Services[i].TLS; t != nil {
 			t.resolvePaths(dir)

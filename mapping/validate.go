@@ -51,10 +51,11 @@ func (c *Config) Validate() error {
 		add("server.admin: %q is also server.listen; the control plane needs its own port", c.Server.Admin)
 	}
 	c.validateLimits(add)
+	c.validateEdge(add)
 
 	if a := c.Server.Auth; a != nil {
-		if len(a.Keys) == 0 {
-			add("server.auth: keys lists no key")
+		if len(a.Keys) == 0 && a.JWT == nil && a.HMAC == nil {
+			add("server.auth: configures no scheme; give keys, jwt or hmac")
 		}
 		names := map[string]bool{}
 		secrets := map[string]string{} // key -> the name that uses it
