@@ -11,7 +11,9 @@ require (
 	github.com/bufbuild/protocompile v0.14.1
 	github.com/cloudwego/thriftgo v0.3.18
 	github.com/dubbogo/gost v1.14.3
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/go-zookeeper/zk v1.0.4
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/cors v1.11.1
 	go.opentelemetry.io/otel v1.47.0
@@ -25,10 +27,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require (
-	github.com/go-jose/go-jose/v4 v4.1.4 // indirect
-	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-)
+require github.com/kylelemons/godebug v1.1.0 // indirect
 
 require (
 	github.com/RoaringBitmap/roaring v1.2.3 // indirect

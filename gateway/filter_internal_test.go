@@ -34,14 +34,14 @@ func (echoClient) Describe(context.Context) (*generic.ServiceSchema, error) {
 }
 func (echoClient) Close() error { return nil }
 
-func newEchoGateway(t *testing.T, yaml string) *Gateway {
+func newEchoGateway(t testing.TB, yaml string) *Gateway {
 	t.Helper()
 	return newTestGateway(t, yaml, echoProtocol{})
 }
 
 // newTestGateway builds a gateway whose every service uses proto; it is
 // closed when the test ends (Close may also be called before).
-func newTestGateway(t *testing.T, yaml string, proto generic.Protocol) *Gateway {
+func newTestGateway(t testing.TB, yaml string, proto generic.Protocol) *Gateway {
 	t.Helper()
 	cfg, err := mapping.Parse([]byte(yaml), mapping.Plugins{"http": fixedPlugin{proto}})
 	if err != nil {
