@@ -233,6 +233,36 @@ func TestJWTClaimsReachTheBackendAndClientsCannotForgeThem(t *testing.T) {
 	}
 }
 
+// A token that verified is remembered until it expires: it is refused
+// as expired once its exp (plus the leeway) has passed.
+func TestARememberedTokenStillExpires(t *testing.T) {
+	k := newJWTKeys(t)
+	g := newTestGateway(t, k.yaml(""), metaEcho{})
+	var js *jwtScheme
+	for _, s := range g.state.Load().chains.unrouted[0].(*authFilter).all {
+		if j, ok := s.(*jwtScheme); ok {
+			js = j
+		}
+	}
+	now := time.Now()
+	js.now = func() time.Time { return now }
+	tok := sign(t, jwt.SigningMethodRS256, "rsa-1", jwt.MapClaims{"iss": "https://id.example.com", "aud": "rpcbridge",
+		"sub": "alice", "exp": now.Add(time.Minute).Unix()}, k.rsa)
+	h := map[string]string{"Authorization": "Bearer " + tok}
+	for i := 0; i < 2; i++ {
+		if w := call(g, "POST", "/s/M", h, `{}`); w.Code != 200 {
+			t.Fatalf("use %d: got %d %s, want 200", i+1, w.Code, w.Body)
+		}
+	}
+	if got := len(js.cache.m); got != 1 {
+		t.Fatalf("remembered tokens: got %d, want 1", got)
+	}
+	now = now.Add(time.Minute + 31*time.Second) // past exp + the 30 s leeway
+	if w := call(g, "POST", "/s/M", h, `{}`); w.Code != 401 || !strings.Contains(w.Body.String(), "expired") {
+		t.Errorf("after exp: got %d %s, want 401 expired", w.Code, w.Body)
+	}
+}
+
 // signRequest signs the way the README tells partners to.
 func signRequest(secret, method, pathAndQuery, ts, nonce string, body []byte) string {
 	path, query, _ := strings.Cut(pathAndQuery, "?")

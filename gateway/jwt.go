@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
@@ -28,6 +31,9 @@ import (
 // so an HS256 token "signed" with an RSA public key never verifies.
 type jwtScheme struct {
 	parser  *jwt.Parser
+	leeway  time.Duration
+	now     func() time.Time
+	cache   verifiedTokens
 	byKid   map[string]any // public keys
 	only    any            // the one public key, for tokens without kid
 	hs      []byte
@@ -35,7 +41,8 @@ type jwtScheme struct {
 }
 
 func newJWTScheme(c *mapping.JWT) (*jwtScheme, error) {
-	s := &jwtScheme{byKid: map[string]any{}, headers: c.ClaimsToHeaders}
+	s := &jwtScheme{byKid: map[string]any{}, headers: c.ClaimsToHeaders, leeway: c.Leeway, now: time.Now,
+		cache: verifiedTokens{m: map[[32]byte]verified{}}}
 	if c.JWKSFile != "" {
 		b, err := os.ReadFile(c.JWKSFile)
 		if err != nil {
@@ -89,7 +96,8 @@ func newJWTScheme(c *mapping.JWT) (*jwtScheme, error) {
 	if len(algs) == 0 {
 		algs = s.defaultAlgorithms()
 	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(c.Leeway)}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(c.Leeway),
+		jwt.WithTimeFunc(func() time.Time { return s.now() })}
 	if c.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(c.Issuer))
 	}
@@ -185,6 +193,10 @@ func (s *jwtScheme) hint() string { return "send a JWT as Authorization: Bearer 
 
 func (s *jwtScheme) verify(rc *reqCtx) (string, map[string]string, string, *generic.Error) {
 	raw := strings.TrimSpace(rc.r.Header.Get("Authorization")[7:])
+	digest := sha256.Sum256([]byte(raw))
+	if v, ok := s.cache.get(digest, s.now()); ok {
+		return v.caller, v.meta, "", nil
+	}
 	claims := jwt.MapClaims{}
 	_, err := s.parser.ParseWithClaims(raw, claims, s.key)
 	if err != nil {
@@ -201,7 +213,48 @@ func (s *jwtScheme) verify(rc *reqCtx) (string, map[string]string, string, *gene
 			}
 		}
 	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		s.cache.put(digest, verified{caller: "jwt:" + sub, meta: meta, until: exp.Add(s.leeway)})
+	}
 	return "jwt:" + sub, meta, "", nil
+}
+
+// verifiedTokens remembers tokens that verified, until their exp (plus
+// the leeway), so a client that sends the same token again costs a hash
+// and a lookup, not a signature check. nbf and iat held when the token
+// verified and keep holding; exp is checked on every use. At most
+// maxVerifiedTokens are kept (then the cache starts over).
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[[32]byte]verified
+}
+
+type verified struct {
+	caller string
+	meta   map[string]string
+	until  time.Time
+}
+
+const maxVerifiedTokens = 10_000
+
+func (c *verifiedTokens) get(k [32]byte, now time.Time) (verified, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	if ok && !now.Before(v.until) {
+		delete(c.m, k)
+		return verified{}, false
+	}
+	return v, ok
+}
+
+func (c *verifiedTokens) put(k [32]byte, v verified) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxVerifiedTokens {
+		c.m = map[[32]byte]verified{}
+	}
+	c.m[k] = v
 }
 
 // claimString renders a claim for a header: strings as they are, numbers
