@@ -86,7 +86,7 @@ func (s *certSource) load() (*tls.Config, [3]fileStamp, error) {
 	stamps := s.stampFiles()
 	pair, err := tls.LoadX509KeyPair(s.c.Cert, s.c.Key)
 	if err != nil {
-		return nil, stamps, fmt.Errorf("tls: %w", err)
+		return nil, stamps, fmt.Errorf("cert and key: %w", err)
 	}
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{pair},
@@ -105,7 +105,7 @@ func (s *certSource) load() (*tls.Config, [3]fileStamp, error) {
 	if s.c.ClientCA != "" {
 		pool, err := mapping.LoadCertPool(s.c.ClientCA)
 		if err != nil {
-			return nil, stamps, fmt.Errorf("tls: client_ca: %w", err)
+			return nil, stamps, fmt.Errorf("client_ca: %w", err)
 		}
 		cfg.ClientCAs = pool
 	}
@@ -127,3 +127,27 @@ func clientSubject(r *http.Request) string {
 }
 
 func subjectOf(c *x509.Certificate) string { return c.Subject.String() }
+
+// CheckEdge loads what the edge keys name (TLS certificates and keys, the
+// client CA, JWT keys and key sets) the way Serve and New would, so that
+// `rpcbridge validate` reports a file that does not load.
+func CheckEdge(cfg *mapping.Config) []string {
+	var out []string
+	discard := slog.New(slog.DiscardHandler)
+	for _, t := range []struct {
+		key string
+		t   *mapping.ServerTLS
+	}{{"server.tls", cfg.Server.TLS}, {"server.admin_tls", cfg.Server.AdminTLS}} {
+		if t.t != nil {
+			if _, err := newServerTLS(t.t, discard); err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", t.key, err))
+			}
+		}
+	}
+	if a := cfg.Server.Auth; a != nil && a.JWT != nil {
+		if _, err := newJWTScheme(a.JWT); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return out
+}

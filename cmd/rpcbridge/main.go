@@ -139,6 +139,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			bad++
 		}
 	}
+	for _, problem := range gateway.CheckEdge(cfg) {
+		fmt.Fprintf(stderr, "%s: %s\n", *path, problem)
+		bad++
+	}
 	if bad > 0 {
 		return 1
 	}
