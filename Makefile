@@ -1,7 +1,8 @@
 # rpcbridge
 #
 #   make test    install what the tests need (a real ZooKeeper from Debian's
-#                "zookeeper" package, and curl for the demo's printed lines),
+#                "zookeeper" package, curl for the demo's printed lines and
+#                curl and openssl for the README's signing example),
 #                then vet, check formatting, run every test with the race
 #                detector, and each fuzz target for 50,000 inputs
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m)
@@ -34,7 +35,8 @@ fuzz:
 
 deps:
 	sh scripts/zookeeper.sh install
-	@command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y curl; }
+	@missing=""; for t in curl openssl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y $$missing; fi
 
 vet:
 	$(GO) vet $(PKGS)
