@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 )
 
 // fill sets the protocol, service and method on err when it is an *Error
@@ -87,6 +88,7 @@ func (c *client) callError(ctx context.Context, err error, s *schema, svc, metho
 	case ctx.Err() != nil:
 		e.Code = generic.CodeCanceled
 		e.Message = "request canceled"
+	case st.Code() == codes.Unavailable && c.tlsFailure(st, e, svc):
 	case st.Code() == codes.Unavailable && isTransportText(st.Message()):
 		e.Message = fmt.Sprintf("backend of service %s is unavailable: connection failed", svc)
 	case st.Code() == codes.Unimplemented && c.p.reflect:
@@ -118,6 +120,25 @@ func deadlinePassed(ctx context.Context, c codes.Code) bool {
 	}
 	d, ok := ctx.Deadline()
 	return ok && !time.Now().Before(d)
+}
+
+// tlsFailure reports whether st, an UNAVAILABLE from the transport, is a
+// TLS failure (the backend's certificate does not verify, the backend
+// refused the gateway's, or it does not speak TLS) and if so makes e a
+// BACKEND_ERROR that says why: a TLS backend that fails so is not down,
+// it is misconfigured, and trying it again will not help.
+func (c *client) tlsFailure(st *status.Status, e *generic.Error, svc string) bool {
+	if c.p.opts.TLS == nil {
+		return false
+	}
+	reason, ok := backendtls.TextReason(st.Message())
+	if !ok {
+		return false
+	}
+	e.Code = generic.CodeBackendError
+	e.BackendCode = int(st.Code())
+	e.Message = fmt.Sprintf("service %s: %s", svc, backendtls.Message(reason))
+	return true
 }
 
 func isTransportText(msg string) bool {
@@ -152,6 +173,9 @@ func (c *client) fetchError(err error, svc string) error {
 			Message: fmt.Sprintf("backend of service %s sent descriptors that cannot be used", svc), Err: err}
 	}
 	if st, ok := status.FromError(err); ok {
+		if e := (&generic.Error{Err: err}); st.Code() == codes.Unavailable && c.tlsFailure(st, e, svc) {
+			return e
+		}
 		switch st.Code() {
 		case codes.Unavailable:
 			return &generic.Error{Code: generic.CodeUnavailable, BackendCode: int(st.Code()),

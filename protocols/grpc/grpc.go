@@ -7,6 +7,7 @@ package grpc
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,6 +51,11 @@ type Options struct {
 	EmitDefaults bool
 	// Logger receives warnings (failed background refreshes); nil discards.
 	Logger *slog.Logger
+	// TLS, when set, is the client TLS configuration the connections to
+	// the backend are made with (calls, reflection and health checks all
+	// share the instance's one connection); its ServerName defaults to
+	// the instance's host. Nil dials in clear (h2c).
+	TLS *tls.Config
 }
 
 // Protocol is the gRPC adapter for one configured service. It implements
@@ -138,9 +144,13 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 	if err := ctx.Err(); err != nil {
 		return nil, generic.AsError(err)
 	}
+	creds := insecure.NewCredentials()
+	if p.opts.TLS != nil {
+		creds = newTLSCreds(p.opts.TLS.Clone())
+	}
 	// Retries are the gateway cluster's job (on another instance); grpc-go's
 	// transparent retry would also buffer every call's messages for replay.
-	cc, err := gogrpc.NewClient(t.Address, gogrpc.WithTransportCredentials(insecure.NewCredentials()), gogrpc.WithDisableRetry())
+	cc, err := gogrpc.NewClient(t.Address, gogrpc.WithTransportCredentials(creds), gogrpc.WithDisableRetry())
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeInvalidArgument, Protocol: "grpc",
 			Message: "invalid backend address", Err: err}

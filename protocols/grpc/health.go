@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 )
 
 // CheckHealth implements generic.HealthChecker with the gRPC health
@@ -19,7 +20,11 @@ func (c *client) CheckHealth(ctx context.Context) error {
 		if status.Code(err) == codes.Unimplemented {
 			return nil
 		}
-		return &generic.Error{Code: generic.CodeUnavailable, Message: "health check failed", Err: err}
+		msg := "health check failed"
+		if reason, ok := backendtls.TextReason(status.Convert(err).Message()); ok && c.p.opts.TLS != nil {
+			msg += ": " + backendtls.Message(reason)
+		}
+		return &generic.Error{Code: generic.CodeUnavailable, Message: msg, Err: err}
 	}
 	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		return generic.Errorf(generic.CodeUnavailable, "health: %s", resp.GetStatus())

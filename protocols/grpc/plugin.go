@@ -115,9 +115,13 @@ func (c *Config) QualifiedName() string { return c.Service }
 // methods come from its schema.
 func (c *Config) DeclaredMethods() []string { return nil }
 
+// DialsTLS implements mapping.TLSDialer: the adapter dials the backend
+// over TLS with the service's tls: key.
+func (c *Config) DialsTLS() bool { return true }
+
 // Build implements mapping.ProtocolConfig.
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
-	o := Options{Service: c.Service, ExposeHeaders: c.ExposeHeaders, EmitDefaults: c.EmitDefaults, Logger: env.Logger}
+	o := Options{Service: c.Service, ExposeHeaders: c.ExposeHeaders, EmitDefaults: c.EmitDefaults, Logger: env.Logger, TLS: env.TLS}
 	switch sc := c.Schema; {
 	case len(sc.Protoset) > 0:
 		o.Protosets = sc.Protoset
