@@ -47,7 +47,11 @@ func (c *Config) QualifiedName() string { return "" }
 // DeclaredMethods implements mapping.ProtocolConfig: none.
 func (c *Config) DeclaredMethods() []string { return nil }
 
+// DialsTLS implements mapping.TLSDialer: with the service's tls: key the
+// adapter calls its instances over https://.
+func (c *Config) DialsTLS() bool { return true }
+
 // Build implements mapping.ProtocolConfig.
-func (c *Config) Build(*mapping.Service, mapping.ProtocolEnv) (generic.Protocol, error) {
-	return New(Options{PathPrefix: c.PathPrefix})
+func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
+	return New(Options{PathPrefix: c.PathPrefix, TLS: env.TLS})
 }
