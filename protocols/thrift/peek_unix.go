@@ -17,7 +17,19 @@ type peeker struct {
 	b      [1]byte
 }
 
+// newPeeker makes nc's peeker. Over TLS it looks at the TCP socket under
+// the TLS connection: an idle connection's socket has nothing to read
+// either (the backend's session tickets came before its first reply, and
+// were read with it), and a backend that closes it sends its close_notify
+// alert or EOF there.
 func newPeeker(nc net.Conn) *peeker {
+	for {
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		nc = u.NetConn()
+	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil

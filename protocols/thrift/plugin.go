@@ -98,11 +98,15 @@ func (c *Config) QualifiedName() string { return "" }
 // the IDL.
 func (c *Config) DeclaredMethods() []string { return nil }
 
+// DialsTLS implements mapping.TLSDialer: the adapter dials its instances
+// over TLS with the service's tls: key.
+func (c *Config) DialsTLS() bool { return true }
+
 // Build implements mapping.ProtocolConfig.
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
 	return New(Options{
 		IDL: c.IDL, IncludeDirs: c.IncludeDirs, Service: c.Service, Protocol: c.Protocol,
 		Transport: c.Transport, Multiplexed: c.Multiplexed, PoolSize: c.PoolSize,
-		IdleTimeout: c.IdleTimeout, ExceptionStatus: c.Exceptions, Logger: env.Logger,
+		IdleTimeout: c.IdleTimeout, ExceptionStatus: c.Exceptions, Logger: env.Logger, TLS: env.TLS,
 	})
 }

@@ -2,12 +2,15 @@ package thrift
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 )
 
 // conn is one pooled connection with its protocol stack and the reusable
@@ -27,6 +30,7 @@ type conn struct {
 // left, so open connections never exceed PoolSize.
 type pool struct {
 	addr   string
+	tls    *tls.Config // nil: in clear
 	opts   *Options
 	newPro func(thrift.TTransport) thrift.TProtocol
 
@@ -38,7 +42,7 @@ type pool struct {
 }
 
 func newPool(addr string, o *Options, newPro func(thrift.TTransport) thrift.TProtocol) *pool {
-	p := &pool{addr: addr, opts: o, newPro: newPro, sem: make(chan struct{}, o.PoolSize), done: make(chan struct{})}
+	p := &pool{addr: addr, tls: backendtls.ForAddress(o.TLS, addr), opts: o, newPro: newPro, sem: make(chan struct{}, o.PoolSize), done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.janitor()
 	return p
@@ -95,7 +99,8 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 
 func (p *pool) dial(ctx context.Context) (*conn, error) {
 	d := net.Dialer{Timeout: p.opts.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", p.addr)
+	// With TLS the handshake is done here too, within the dial timeout.
+	nc, err := backendtls.Dial(ctx, &d, "tcp", p.addr, p.tls)
 	if err != nil {
 		return nil, err
 	}

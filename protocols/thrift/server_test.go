@@ -2,6 +2,7 @@ package thrift
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -127,6 +128,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 type serverConfig struct {
 	protocol, transport string
 	mux                 bool
+	tls                 *tls.Config // serve over TLS with it
 }
 
 func (c serverConfig) String() string {
@@ -187,7 +189,11 @@ func startServer(t testing.TB, cfg serverConfig) *testServer {
 		if err != nil {
 			return nil, err
 		}
-		return countingListener{Listener: l, n: ts.accepted, mu: &ts.mu, conns: &ts.conns}, nil
+		var cl net.Listener = countingListener{Listener: l, n: ts.accepted, mu: &ts.mu, conns: &ts.conns}
+		if cfg.tls != nil {
+			cl = tls.NewListener(cl, cfg.tls)
+		}
+		return cl, nil
 	}, addr, 0)
 	srv := thrift.NewTSimpleServer4(processor, sock, tf, pf)
 	// AcceptLoop logs through this context; Serve would set it.

@@ -14,6 +14,7 @@ package thrift
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 )
 
 // Options configure one Thrift service.
@@ -59,6 +61,10 @@ type Options struct {
 	MaxFrameSize int
 	// Logger receives debug logs about connections; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, is the client TLS configuration connections are made
+	// with; the handshake completes within DialTimeout and ServerName
+	// defaults to the instance's host. Nil dials in clear.
+	TLS *tls.Config
 
 	maxFrame int
 }
@@ -396,6 +402,9 @@ func (c *Client) ioError(ctx context.Context, err error, what string) error {
 	}
 	if errors.Is(err, errClosed) {
 		return &generic.Error{Code: generic.CodeUnavailable, Message: "client is closed", Err: err}
+	}
+	if reason, ok := backendtls.Reason(err); ok && c.p.opts.TLS != nil {
+		return &generic.Error{Code: generic.CodeBackendError, Message: backendtls.Message(reason), Err: err}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
