@@ -3,6 +3,7 @@ package tars
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,12 +11,14 @@ import (
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 )
 
 // conn is one TCP connection carrying many requests at once. Requests are
 // written under a lock; one reader goroutine routes replies by request id.
 // When the connection breaks, every pending request fails with UNAVAILABLE
-// and the client dials a new one on the next call.
+// (BACKEND_ERROR when TLS failed) and the client dials a new one on the
+// next call.
 type conn struct {
 	nc      net.Conn
 	version int
@@ -29,12 +32,17 @@ type conn struct {
 	done    chan struct{} // closed when err is set
 }
 
-func dial(ctx context.Context, addr string, timeout time.Duration, version int, log *slog.Logger) (*conn, error) {
+// dial connects to addr, over TLS with cfg when it is not nil (the
+// handshake within timeout too).
+func dial(ctx context.Context, addr string, timeout time.Duration, cfg *tls.Config, version int, log *slog.Logger) (*conn, error) {
 	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := backendtls.Dial(ctx, &d, "tcp", addr, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, generic.AsError(ctx.Err())
+		}
+		if e := tlsError(err); e != nil {
+			return nil, e
 		}
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars backend is unreachable", Err: err}
 	}
@@ -66,6 +74,13 @@ func (c *conn) fail(err error) {
 	close(c.done)
 	c.mu.Unlock()
 	_ = c.nc.Close()
+}
+
+// failure is the error that broke the connection, nil while it works.
+func (c *conn) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *conn) readLoop() {
@@ -100,6 +115,9 @@ func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, e
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
+		if e := tlsError(c.err); e != nil {
+			return nil, e
+		}
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection is broken", Err: c.err}
 	}
 	c.pending[id] = ch
@@ -121,6 +139,11 @@ func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, e
 		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
 			return nil, generic.AsError(ctx.Err())
 		}
+		// The reader may have failed the connection first, with the reason
+		// (a TLS alert) the write only sees as a closed connection.
+		if e := tlsError(c.failure()); e != nil {
+			return nil, e
+		}
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "sending to tars backend failed", Err: err}
 	}
 
@@ -140,8 +163,22 @@ func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, e
 		default:
 		}
 		c.forget(id)
+		if e := tlsError(c.err); e != nil {
+			return nil, e
+		}
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection broke during the call", Err: c.err}
 	}
+}
+
+// tlsError is the BACKEND_ERROR for err when it is a TLS failure (the
+// backend's certificate, or the gateway's, was refused; the backend does
+// not speak TLS), else nil.
+func tlsError(err error) *generic.Error {
+	reason, ok := backendtls.Reason(err)
+	if !ok {
+		return nil
+	}
+	return &generic.Error{Code: generic.CodeBackendError, Message: backendtls.Message(reason), Err: err}
 }
 
 func (c *conn) forget(id int32) {

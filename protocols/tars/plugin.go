@@ -88,10 +88,14 @@ func (c *Config) QualifiedName() string { return "" }
 // the IDL.
 func (c *Config) DeclaredMethods() []string { return nil }
 
+// DialsTLS implements mapping.TLSDialer: the adapter dials its instances
+// over TLS with the service's tls: key.
+func (c *Config) DialsTLS() bool { return true }
+
 // Build implements mapping.ProtocolConfig.
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
 	return New(Options{
 		IDL: c.IDL, IncludeDirs: c.IncludeDirs, Servant: c.Servant, Interface: c.Interface,
-		Version: c.Version, Conns: c.Conns, Logger: env.Logger,
+		Version: c.Version, Conns: c.Conns, Logger: env.Logger, TLS: env.TLS,
 	})
 }

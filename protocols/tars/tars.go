@@ -12,6 +12,7 @@ package tars
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/TarsCloud/TarsGo/tars/protocol/codec"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/backendtls"
 	"github.com/rpcbridge/rpcbridge/protocols/tars/idl"
 )
 
@@ -53,10 +55,14 @@ type Options struct {
 	// Conns is the number of TCP connections per instance (default 2).
 	// Requests are multiplexed over them by request id.
 	Conns int
-	// DialTimeout bounds each TCP connect (default 2s).
+	// DialTimeout bounds each TCP connect, TLS handshake included
+	// (default 2s).
 	DialTimeout time.Duration
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// TLS, when set, is the client TLS configuration connections are made
+	// with; ServerName defaults to the instance's host. Nil dials in clear.
+	TLS *tls.Config
 }
 
 // Protocol is one configured Tars service. It implements
@@ -132,7 +138,8 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 	if t.Address == "" {
 		return nil, generic.Errorf(generic.CodeInvalidArgument, "tars: instance address is empty")
 	}
-	return &client{p: p, addr: t.Address, slots: make([]slot, p.opts.Conns), closed: make(chan struct{})}, nil
+	return &client{p: p, addr: t.Address, tls: backendtls.ForAddress(p.opts.TLS, t.Address),
+		slots: make([]slot, p.opts.Conns), closed: make(chan struct{})}, nil
 }
 
 func (p *Protocol) getBuf() *bytes.Buffer {
@@ -461,6 +468,7 @@ type slot struct {
 type client struct {
 	p      *Protocol
 	addr   string
+	tls    *tls.Config // nil: in clear
 	slots  []slot
 	next   atomic.Uint32
 	ids    atomic.Int32
@@ -503,7 +511,7 @@ func (c *client) conn(ctx context.Context) (*conn, error) {
 	if s.c != nil && !s.c.broken() {
 		return s.c, nil
 	}
-	cn, err := dial(ctx, c.addr, c.p.opts.DialTimeout, c.p.opts.Version, c.p.log)
+	cn, err := dial(ctx, c.addr, c.p.opts.DialTimeout, c.tls, c.p.opts.Version, c.p.log)
 	if err != nil {
 		return nil, err
 	}
