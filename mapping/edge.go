@@ -192,9 +192,6 @@ func (c *Config) validateEdge(add func(string, ...any)) {
 		}
 		validateServerTLS(t.key, t.t, add)
 	}
-	if sv.AdminTLS != nil && sv.Admin == "" {
-		add("server.admin_tls: server.admin is not set")
-	}
 	if _, err := ParsePrefixes(sv.TrustedProxies); err != nil {
 		add("server.trusted_proxies: %v", err)
 	}

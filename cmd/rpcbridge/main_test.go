@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
 )
 
@@ -295,5 +296,34 @@ func TestHealthExitsZeroOnlyWhenTheGatewayIsReady(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"health", "-admin", freeAddr(t), "-timeout", "500ms"}, &out, &errOut); code != 1 {
 		t.Fatalf("nothing listening: got exit %d, want 1", code)
+	}
+}
+
+// With server.admin_tls the control plane speaks HTTPS; health -ca checks it.
+func TestHealthOverTheControlPlanesTLS(t *testing.T) {
+	ca := testcerts.NewCA(t)
+	cert, key := testcerts.Files(t, ca.Server(t, "127.0.0.1"))
+	base, admin := startGatewayOn(t, fmt.Sprintf("server:\n  admin_tls: {cert: %q, key: %q}\nservices: [{name: s, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n", cert, key))
+	_ = base
+	addr := strings.TrimPrefix(admin, "http://")
+	var out, errOut strings.Builder
+	defer func() {
+		if t.Failed() {
+			t.Logf("last health stderr: %s", errOut.String())
+		}
+	}()
+	waitFor(t, "the control plane over TLS", 10*time.Second, func() bool {
+		out.Reset()
+		errOut.Reset()
+		return run(context.Background(), []string{"health", "-admin", addr, "-ca", ca.File(t)}, &out, &errOut) == 0
+	})
+	if !strings.Contains(out.String(), "ready") {
+		t.Errorf("got %q, want the readiness body", out.String())
+	}
+	if code := run(context.Background(), []string{"health", "-admin", addr, "-ca", testcerts.NewCA(t).File(t), "-timeout", "2s"}, &out, &errOut); code != 1 {
+		t.Errorf("trusting another CA: got exit %d, want 1", code)
+	}
+	if code := run(context.Background(), []string{"health", "-admin", addr, "-timeout", "2s"}, &out, &errOut); code != 1 {
+		t.Errorf("plain HTTP to the TLS control plane: got exit %d, want 1", code)
 	}
 }
