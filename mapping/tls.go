@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"time"
 )
 
 // ClientTLS is a service's tls: key: how the gateway dials its backends.
@@ -25,7 +27,10 @@ type ClientTLS struct {
 }
 
 // Config reads the files and builds the client TLS configuration
-// (TLS 1.2 at least).
+// (TLS 1.2 at least). The client certificate and key are re-read when the
+// files change (looked at most once a second, at a handshake), so a
+// rotated certificate reaches new connections without a restart; the CA
+// file is read once.
 func (c *ClientTLS) Config() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CA != "" {
@@ -36,13 +41,66 @@ func (c *ClientTLS) Config() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.Cert != "" || c.Key != "" {
-		pair, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-		if err != nil {
+		kp := &keyPairFiles{cert: c.Cert, key: c.Key, now: time.Now}
+		if err := kp.load(); err != nil {
 			return nil, fmt.Errorf("client certificate: %w", err)
 		}
-		cfg.Certificates = []tls.Certificate{pair}
+		cfg.GetClientCertificate = kp.get
 	}
 	return cfg, nil
+}
+
+// keyPairFiles serves a certificate and key from files, re-read when
+// their modification time or size changes; a pair that does not load
+// leaves the previous one in use.
+type keyPairFiles struct {
+	cert, key string
+	now       func() time.Time
+
+	mu      sync.Mutex
+	checked time.Time
+	stamp   [2]fileStamp
+	pair    *tls.Certificate
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func (k *keyPairFiles) stamps() [2]fileStamp {
+	var out [2]fileStamp
+	for i, p := range []string{k.cert, k.key} {
+		if fi, err := os.Stat(p); err == nil {
+			out[i] = fileStamp{fi.ModTime(), fi.Size()}
+		}
+	}
+	return out
+}
+
+func (k *keyPairFiles) load() error {
+	stamp := k.stamps()
+	pair, err := tls.LoadX509KeyPair(k.cert, k.key)
+	if err != nil {
+		return err
+	}
+	k.pair, k.stamp, k.checked = &pair, stamp, k.now()
+	return nil
+}
+
+func (k *keyPairFiles) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if now := k.now(); now.Sub(k.checked) >= time.Second {
+		k.checked = now
+		if k.stamps() != k.stamp {
+			old := k.pair
+			if k.load() != nil {
+				k.pair, k.stamp = old, k.stamps() // keep the one that works; try again on the next change
+			}
+		}
+	}
+	return k.pair, nil
 }
 
 // LoadCertPool reads a PEM file of certificates into a pool.
