@@ -160,6 +160,10 @@ type ZooKeeper struct {
 	Root string `yaml:"root"`
 	// SessionTimeout default 10s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Auth is the principal this process authenticates as (see
+	// mapping/zookeeper.go); ACL the ACL of every node it creates.
+	Auth *ZKAuth `yaml:"auth"`
+	ACL  []ZKACL `yaml:"acl"`
 }
 
 // Service is one backend service.

@@ -106,6 +106,7 @@ func (c *Config) Validate() error {
 		if r.ZooKeeper.Root != "" && !strings.HasPrefix(r.ZooKeeper.Root, "/") {
 			add("%s %q: zookeeper.root must start with /, got %q", where, r.Name, r.ZooKeeper.Root)
 		}
+		r.ZooKeeper.validateSecurity(fmt.Sprintf("%s %q: zookeeper", where, r.Name), add)
 	}
 
 	seen := map[string]int{}
