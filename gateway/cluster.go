@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry"
@@ -47,6 +49,16 @@ type cluster struct {
 	tracing *tracing
 	// limit is the service's rate limit, nil when it has none.
 	limit *limiter
+
+	// Traffic control (traffic.go); nil or 0 when not configured.
+	breaker    *breaker
+	budget     *retryBudget
+	split      *splitter
+	stale      *staleCache
+	maxConc    int64
+	active     atomic.Int64 // calls in flight, counted when maxConc > 0
+	retried    prometheus.Counter
+	overBudget prometheus.Counter
 
 	// onChange, when set, is called after each new snapshot (outside locks).
 	onChange func()

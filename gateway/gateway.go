@@ -141,6 +141,8 @@ type Gateway struct {
 	authFailures *failures
 	// nonces are the signed requests' nonces seen; they outlive reloads.
 	nonces *nonceStore
+	// mirrors send mirrored copies; they outlive reloads.
+	mirrors *mirrors
 
 	retireMu sync.Mutex
 	retiring []retiring // clusters a reload replaced, closed after a grace
@@ -223,6 +225,7 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
 		pool: &clientPool{protos: map[string]*protoEntry{}}, authFailures: newFailures(), nonces: newNonceStore()}
+	g.mirrors = &mirrors{m: m}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()
@@ -335,6 +338,14 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	c := newCluster(svc.Name, svc, g.pool, key, cfg.Server.Zone, g.log)
 	c.tracing = g.tracing
 	c.limit = newLimiter(svc.RateLimit)
+	if svc.CircuitBreaker != nil {
+		c.breaker = newBreaker(svc.CircuitBreaker, g.metrics.circuit.WithLabelValues(svc.Name))
+	}
+	c.budget = newRetryBudget(svc.Retry)
+	c.split = newSplitter(svc, g.metrics.split)
+	c.stale = newStaleCache(svc.Fallback)
+	c.maxConc = int64(svc.MaxConcurrent)
+	c.retried, c.overBudget = g.metrics.retries.WithLabelValues(svc.Name, "sent"), g.metrics.retries.WithLabelValues(svc.Name, "over_budget")
 	c.qualified = svc.QualifiedName()
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {
@@ -410,6 +421,7 @@ func (g *Gateway) Close() error {
 		r.timer.Stop()
 		r.run()
 	}
+	g.mirrors.close()
 	st := g.state.Load()
 	if st != nil {
 		for _, c := range st.clusters {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +34,7 @@ type target struct {
 	params  []generic.Param
 	how     string // route | sdk | serviceName | scTag | direct
 	keyName string // the caller, when authenticated: an API key's name, "jwt:<sub>", "hmac:<app>"
+	split   string // the side of a split service the call took (a tag, or "default")
 	// identity are headers for the backend from the caller's verified
 	// credentials (JWT claims, the client certificate's subject).
 	identity map[string]string
@@ -159,6 +161,9 @@ func (g *Gateway) invoke(rc *reqCtx) {
 
 	timeout := t.svc.Timeout
 	retries := *t.svc.Retries
+	if rc := t.svc.Retry; rc != nil {
+		retries = rc.Attempts - 1
+	}
 	idempotent := false
 	if t.route != nil {
 		if t.route.Timeout > 0 {
@@ -174,12 +179,36 @@ func (g *Gateway) invoke(rc *reqCtx) {
 
 	sw := newStreamWriter(rw, r, st.cfg.Server.WriteTimeout)
 	call.OnMessage = sw.send
+	c := t.cluster
 	pr := pickRequest{
 		tag: r.Header.Get(st.cfg.Server.TagHeader), hashKey: hashKey(t, r, q),
 		retries: retries, idempotent: idempotent, started: sw.isStarted,
 	}
-	res, err := t.cluster.invoke(ctx, call, pr)
+	if rc := t.svc.Retry; rc != nil {
+		pr.perTry, pr.backoff, pr.maxBackoff = rc.PerTryTimeout, rc.Backoff, rc.MaxBackoff
+	}
+	// An explicit tag header wins over the split.
+	if c.split != nil && pr.tag == "" {
+		pr.tag, t.split = c.split.pick(r, q)
+	}
+	if m := t.svc.Mirror; m != nil && rand.Float64()*100 < m.Percent {
+		if target := st.clusters[m.Service]; target != nil {
+			g.mirrors.queue(m.Service, m.Queue, m.Workers).send(mirrorJob{c: target, call: mirrorCall(call)})
+		}
+	}
+	res, err := g.call(ctx, c, call, pr)
 	if err != nil {
+		if fb := g.fallback(c, call, err); fb != nil {
+			rw.Header().Set("X-Rpcbridge-Fallback", fb.kind)
+			if fb.res != nil {
+				writeResult(rw, fb.res)
+				return
+			}
+			rw.Header().Set("Content-Type", "application/json")
+			rw.WriteHeader(fb.status)
+			rw.Write(fb.body)
+			return
+		}
 		e := g.tag(generic.AsError(err), t)
 		if e.Code == generic.CodeInternal && e.Err != nil {
 			g.log.Error("backend call failed", "service", t.svc.Name, "method", generic.Clip(t.method), "err", e.Err)
@@ -195,7 +224,62 @@ func (g *Gateway) invoke(rc *reqCtx) {
 		sw.finish()
 		return
 	}
+	if c.stale != nil && !res.NoReply {
+		c.stale.put(staleKey(c.name, call), res, c.now().UnixNano())
+	}
 	writeResult(rw, res)
+}
+
+// call runs a call through the service's concurrency cap and circuit
+// breaker, then the cluster (instances, retries).
+func (g *Gateway) call(ctx context.Context, c *cluster, call *generic.Call, pr pickRequest) (*generic.Result, error) {
+	if c.maxConc > 0 {
+		n := c.active.Add(1)
+		defer c.active.Add(-1)
+		if n > c.maxConc {
+			return nil, generic.Errorf(generic.CodeOverloaded, "service %s has %d calls in flight (max_concurrent)", c.name, c.maxConc)
+		}
+	}
+	if c.breaker == nil {
+		return c.invoke(ctx, call, pr)
+	}
+	now := c.now().UnixNano()
+	ok, probe := c.breaker.allow(now)
+	if !ok {
+		return nil, generic.Errorf(generic.CodeCircuitOpen, "the circuit breaker of service %s is open", c.name)
+	}
+	res, err := c.invoke(ctx, call, pr)
+	c.breaker.record(c.now().UnixNano(), probe, err != nil && failureCounts(generic.CodeOf(err)))
+	return res, err
+}
+
+// fallbackAnswer is what a failed call is answered with instead.
+type fallbackAnswer struct {
+	kind   string // stale | reply
+	res    *generic.Result
+	status int
+	body   []byte
+}
+
+// fallback finds the service's fallback answer for a failed call: the
+// last good reply to the same request when younger than stale_for, else
+// the fixed reply; nil when neither applies.
+func (g *Gateway) fallback(c *cluster, call *generic.Call, err error) *fallbackAnswer {
+	f := c.svc.Fallback
+	if f == nil || !fallbackApplies(generic.CodeOf(err)) {
+		return nil
+	}
+	if c.stale != nil {
+		if res := c.stale.get(staleKey(c.name, call), c.now().UnixNano()); res != nil {
+			g.metrics.fallback.WithLabelValues(c.name, "stale").Inc()
+			return &fallbackAnswer{kind: "stale", res: res}
+		}
+	}
+	if r := f.Reply; r != nil {
+		g.metrics.fallback.WithLabelValues(c.name, "reply").Inc()
+		return &fallbackAnswer{kind: "reply", status: r.Status, body: r.JSON}
+	}
+	return nil
 }
 
 // hasBody reports whether r carries a body (a Content-Length above zero,

@@ -4,6 +4,8 @@ package gateway
 
 import (
 	"context"
+	"math/rand/v2"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/registry"
@@ -40,6 +42,9 @@ type pickRequest struct {
 	// started reports whether a streaming reply already sent messages; no
 	// retry after that.
 	started func() bool
+	// perTry bounds each attempt within ctx (0: none); backoff waits
+	// before the first retry, doubling up to maxBackoff, with jitter.
+	perTry, backoff, maxBackoff time.Duration
 }
 
 // invoke runs the call with retries on other instances.
@@ -75,8 +80,19 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 			return 0
 		},
 	}
+	c.budget.request(now)
 	var lastErr error
 	for attempt := 0; attempt <= pr.retries; attempt++ {
+		if attempt > 0 {
+			if !c.budget.take(c.now().UnixNano()) {
+				c.overBudget.Inc()
+				break
+			}
+			c.retried.Inc()
+			if !sleepBackoff(ctx, pr.backoff, pr.maxBackoff, attempt) {
+				break
+			}
+		}
 		in := b.Pick(info)
 		if in == nil {
 			if attempt == 0 {
@@ -92,7 +108,12 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		m := s.byAddr[in.Address]
 		m.inflight.Add(1)
 		actx, span := c.tracing.attemptSpan(ctx, c, call, in.Address)
+		cancel := func() {}
+		if pr.perTry > 0 {
+			actx, cancel = context.WithTimeout(actx, pr.perTry)
+		}
 		res, err := m.client.Invoke(actx, call)
+		cancel()
 		endSpan(span, err)
 		m.inflight.Add(-1)
 		if err == nil {
@@ -122,6 +143,28 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		return nil, generic.Errorf(generic.CodeUnavailable, "no healthy instance of %s", c.name)
 	}
 	return nil, lastErr
+}
+
+// sleepBackoff waits before retry number attempt (1, 2, ...): a random
+// time up to backoff * 2^(attempt-1), capped at maxBackoff ("full
+// jitter"). It reports false when ctx ended first.
+func sleepBackoff(ctx context.Context, backoff, maxBackoff time.Duration, attempt int) bool {
+	if backoff <= 0 {
+		return true
+	}
+	d := backoff << (attempt - 1)
+	if d > maxBackoff || d <= 0 {
+		d = maxBackoff
+	}
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // retryable: a connection failure (UNAVAILABLE) never reached the backend

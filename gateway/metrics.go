@@ -26,6 +26,12 @@ type metrics struct {
 	// authRefused counts refusals by scheme (api_key, jwt, hmac, ip) and
 	// reason (a fixed set per scheme).
 	authRefused *prometheus.CounterVec
+	// Traffic control.
+	circuit  *prometheus.GaugeVec   // service -> 0 closed, 1 open, 2 half-open
+	split    *prometheus.CounterVec // service, side
+	mirrored *prometheus.CounterVec // target service, outcome (ok, error, dropped)
+	fallback *prometheus.CounterVec // service, kind (stale, reply)
+	retries  *prometheus.CounterVec // service, outcome (sent, over_budget)
 }
 
 // refused counts one refusal.
@@ -68,8 +74,24 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rpcbridge_auth_refusals_total", Help: "Requests refused by an authentication scheme or an IP rule, by scheme and reason.",
 		}, []string{"scheme", "reason"}),
+		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rpcbridge_circuit_state", Help: "A service's circuit breaker: 0 closed, 1 open, 2 half-open.",
+		}, []string{"service"}),
+		split: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_split_requests_total", Help: "Requests of a split service by side (the tag, or default).",
+		}, []string{"service", "side"}),
+		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_mirror_requests_total", Help: "Mirrored copies by target service and outcome (ok, error, dropped).",
+		}, []string{"service", "outcome"}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_fallback_replies_total", Help: "Failed calls answered by a fallback, by service and kind (stale, reply).",
+		}, []string{"service", "kind"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_retries_total", Help: "Retries by service and outcome (sent, over_budget).",
+		}, []string{"service", "outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked, m.authRefused} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked, m.authRefused,
+		m.circuit, m.split, m.mirrored, m.fallback, m.retries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -99,12 +121,12 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(svc, proto).Observe(elapsed.Seconds())
 	if st.cfg.Server.AccessLog {
-		api := ""
+		api, split := "", ""
 		if t != nil {
-			api = generic.Clip(t.method)
+			api, split = generic.Clip(t.method), t.split
 		}
 		g.log.Info("access", "method", generic.Clip(r.Method), "path", generic.Clip(r.URL.Path), "status", status,
-			"service", svc, "api", api, "bytes", w.bytes, "duration", elapsed.String(),
+			"service", svc, "api", api, "split", split, "fallback", w.Header().Get("X-Rpcbridge-Fallback"), "bytes", w.bytes, "duration", elapsed.String(),
 			"remote", r.RemoteAddr, "request_id", generic.Clip(r.Header.Get("X-Request-Id")))
 	}
 }

@@ -45,6 +45,10 @@ const (
 	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
 	// CodeHeadersTooLarge: the request's header section is too large.
 	CodeHeadersTooLarge Code = "HEADERS_TOO_LARGE"
+	// CodeOverloaded: the service has max_concurrent calls in flight.
+	CodeOverloaded Code = "OVERLOADED"
+	// CodeCircuitOpen: the service's circuit breaker is open.
+	CodeCircuitOpen Code = "CIRCUIT_OPEN"
 )
 
 // HTTPStatus maps a code to the HTTP status a client sees. It is one plain
@@ -77,7 +81,7 @@ func HTTPStatus(c Code) int {
 		return 501
 	case CodeBackendException, CodeBackendError, CodeDataLoss:
 		return 502
-	case CodeUnavailable:
+	case CodeUnavailable, CodeOverloaded, CodeCircuitOpen:
 		return 503
 	case CodeDeadlineExceeded:
 		return 504

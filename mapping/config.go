@@ -219,6 +219,15 @@ type Service struct {
 	Auth []string `yaml:"auth"`
 	// IPRules narrow server.ip_rules for this service.
 	IPRules *IPRules `yaml:"ip_rules"`
+
+	// Traffic control (mapping/traffic.go).
+	Split          []Split         `yaml:"split"`
+	SplitKey       string          `yaml:"split_key"`
+	Mirror         *Mirror         `yaml:"mirror"`
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
+	MaxConcurrent  int             `yaml:"max_concurrent"`
+	Retry          *Retry          `yaml:"retry"`
+	Fallback       *Fallback       `yaml:"fallback"`
 }
 
 // HashKey names the request part consistent hashing keys on; one of them.
@@ -549,6 +558,7 @@ func (c *Config) ApplyDefaults() {
 		c.Routes[i].RateLimit.applyDefaults()
 	}
 	c.applyEdgeDefaults()
+	c.applyTrafficDefaults()
 	if c.Server.WriteTimeout == 0 {
 		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second
 	}

@@ -218,6 +218,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) validateService(s *Service, where string, registries map[string]bool, add func(string, ...any)) {
 	c.validateProtocol(s, where, add)
+	c.validateTraffic(s, where, add)
 	if s.TLS != nil {
 		s.TLS.validate(where, add)
 		if d, ok := s.Proto.(TLSDialer); s.Proto != nil && (!ok || !d.DialsTLS()) {
