@@ -73,12 +73,15 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 			Name      string          `json:"name"`
 			Protocol  string          `json:"protocol"`
 			Balancer  string          `json:"balancer"`
+			Circuit   string          `json:"circuit,omitempty"`
+			InFlight  int64           `json:"in_flight,omitempty"`
 			Instances []instanceState `json:"instances"`
 		}
 		out := []svcJSON{}
 		for _, s := range st.cfg.Services {
 			c := st.clusters[s.Name]
-			out = append(out, svcJSON{Name: s.Name, Protocol: s.Protocol, Balancer: s.Balancer, Instances: c.instances()})
+			out = append(out, svcJSON{Name: s.Name, Protocol: s.Protocol, Balancer: s.Balancer, Circuit: c.breaker.stateName(),
+				InFlight: c.active.Load(), Instances: c.instances()})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		writeJSON(w, 200, map[string]any{"services": out})

@@ -21,14 +21,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
 // metaEcho answers the metadata the gateway forwarded, as a JSON object.
@@ -515,5 +518,34 @@ func BenchmarkAuthSchemes(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTrafficFastPath is what split, the circuit breaker and
+// max_concurrent add to a call that succeeds with the breaker closed.
+func BenchmarkTrafficFastPath(b *testing.B) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := &mapping.Service{Name: "s", Split: []mapping.Split{{Tag: "v2", Percent: 5}}}
+	sp := newSplitter(svc, m.split)
+	br := newBreaker(&mapping.CircuitBreaker{ErrorPercent: 50, MinRequests: 20, Window: 10 * time.Second, OpenFor: 5 * time.Second, HalfOpenRequests: 3}, m.circuit.WithLabelValues("s"))
+	var active atomic.Int64
+	r := httptest.NewRequest("POST", "/s/M", nil)
+	now := time.Now().UnixNano()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if n := active.Add(1); n > 200 {
+			b.Fatal("over")
+		}
+		sp.pick(r, nil)
+		ok, probe := br.allow(now)
+		if !ok {
+			b.Fatal("open")
+		}
+		br.record(now, probe, false)
+		active.Add(-1)
 	}
 }
