@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -191,18 +190,8 @@ func TestARotatedCertificateReachesNewConnectionsWithoutARestart(t *testing.T) {
 
 	second := ca.Server(t, "127.0.0.1")
 	c2, k2 := testcerts.Files(t, second)
-	for _, f := range [][2]string{{c2, cert}, {k2, key}} {
-		b, err := os.ReadFile(f[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f[1]+".new", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f[1]+".new", f[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testcerts.Replace(t, c2, cert)
+	testcerts.Replace(t, k2, key)
 	want := second.Leaf
 	if want == nil {
 		want, _ = x509.ParseCertificate(second.Certificate[0])

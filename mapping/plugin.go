@@ -143,6 +143,22 @@ func (p Plugins) discoveryKeys() map[string]bool {
 	return out
 }
 
+// KeyOf is a ProtocolConfig.Key made of the values' JSON: equal values,
+// equal keys.
+func KeyOf(v ...any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// ResolveFiles makes a file and folder list relative to dir (see
+// ResolvePath), as IDL sections name them.
+func ResolveFiles(dir string, file *string, dirs []string) {
+	ResolvePath(dir, file)
+	for i := range dirs {
+		ResolvePath(dir, &dirs[i])
+	}
+}
+
 // ResolvePath makes *p relative to dir unless it is empty or absolute.
 func ResolvePath(dir string, p *string) {
 	if *p != "" && !filepath.IsAbs(*p) {

@@ -3,7 +3,6 @@ package mapping_test
 import (
 	"crypto/tls"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -55,18 +54,8 @@ func TestARotatedClientCertificateReachesNewConnections(t *testing.T) {
 		t.Fatal("a certificate of an untrusted CA: got accepted, want refused")
 	}
 	good, goodKey := testcerts.Files(t, clientCA.Client(t, "gateway"))
-	for _, f := range [][2]string{{good, cert}, {goodKey, key}} {
-		b, err := os.ReadFile(f[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f[1]+".new", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f[1]+".new", f[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testcerts.Replace(t, good, cert)
+	testcerts.Replace(t, goodKey, key)
 	deadline := time.Now().Add(5 * time.Second)
 	for !accepted() {
 		if time.Now().After(deadline) {

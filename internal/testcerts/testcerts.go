@@ -188,3 +188,19 @@ func write(t testing.TB, name string, b []byte, mode os.FileMode) string {
 	}
 	return p
 }
+
+// Replace puts the content of from at to, atomically (a rename), as a
+// certificate rotation does.
+func Replace(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatalf("testcerts: %v", err)
+	}
+	if err := os.WriteFile(to+".new", b, 0o600); err != nil {
+		t.Fatalf("testcerts: %v", err)
+	}
+	if err := os.Rename(to+".new", to); err != nil {
+		t.Fatalf("testcerts: %v", err)
+	}
+}

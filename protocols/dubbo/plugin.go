@@ -1,7 +1,6 @@
 package dubbo
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -93,11 +92,7 @@ func (c *Config) Validate(*mapping.Service) []string {
 // Key implements mapping.ProtocolConfig. The adapter takes the service's
 // timeout as its default request timeout, so it is part of the key.
 func (c *Config) Key(s *mapping.Service) string {
-	b, _ := json.Marshal(struct {
-		C       *Config
-		Timeout int64
-	}{c, int64(s.Timeout)})
-	return string(b)
+	return mapping.KeyOf(c, s.Timeout)
 }
 
 // QualifiedName implements mapping.ProtocolConfig; a Dubbo interface is not

@@ -1,7 +1,6 @@
 package grpc
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -104,8 +103,7 @@ func (c *Config) Validate(*mapping.Service) []string {
 
 // Key implements mapping.ProtocolConfig.
 func (c *Config) Key(*mapping.Service) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+	return mapping.KeyOf(c)
 }
 
 // QualifiedName implements mapping.ProtocolConfig: the gRPC service.

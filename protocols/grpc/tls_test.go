@@ -20,6 +20,7 @@ import (
 	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/protocols/grpc"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/tlscheck"
 )
 
 // startTLSPeople serves the sample PeopleService, with reflection, over
@@ -115,7 +116,7 @@ func TestTLSBackendWithUntrustedCertificateIsBackendError(t *testing.T) {
 			c := tlsClient(t, addr, fmt.Sprintf("{ca: %q}", other.File(t)), s.yaml)
 			const timeout = 3 * time.Second
 			_, err, took := getPerson(c, timeout)
-			checkTLSFailure(t, err, took, timeout, "certificate")
+			tlscheck.Failure(t, err, took, timeout, "certificate")
 		})
 	}
 }
@@ -126,7 +127,7 @@ func TestTLSBackendCertificateForAnotherNameIsBackendError(t *testing.T) {
 	c := tlsClient(t, addr, fmt.Sprintf("{ca: %q, server_name: other.test}", ca.File(t)), tlsSchemas[1].yaml)
 	const timeout = 3 * time.Second
 	_, err, took := getPerson(c, timeout)
-	checkTLSFailure(t, err, took, timeout, "certificate")
+	tlscheck.Failure(t, err, took, timeout, "certificate")
 	if strings.Contains(generic.AsError(err).Message, "127.0.0.1") {
 		t.Fatalf("message %q names the certificate's address", generic.AsError(err).Message)
 	}
@@ -141,7 +142,7 @@ func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
 				c := tlsClient(t, addr, fmt.Sprintf("{ca: %q}", ca.File(t)), s.yaml)
 				const timeout = 3 * time.Second
 				_, err, took := getPerson(c, timeout)
-				checkTLSFailure(t, err, took, timeout, "certificate")
+				tlscheck.Failure(t, err, took, timeout, "certificate")
 			})
 			t.Run("with", func(t *testing.T) {
 				cert, key := testcerts.Files(t, ca.Client(t, "gateway"))
@@ -173,26 +174,6 @@ func TestDownTLSBackendStaysUnavailable(t *testing.T) {
 	}
 }
 
-// checkTLSFailure wants err to be a prompt BACKEND_ERROR (HTTP 502) whose
-// message names the TLS failure and contains want.
-func checkTLSFailure(t *testing.T, err error, took, timeout time.Duration, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("call succeeded, want a TLS failure")
-	}
-	ge := generic.AsError(err)
-	if ge.Code != generic.CodeBackendError || generic.HTTPStatus(ge.Code) != 502 {
-		t.Fatalf("got code %s (%v), want BACKEND_ERROR", ge.Code, err)
-	}
-	if !strings.Contains(ge.Message, "TLS") || !strings.Contains(ge.Message, want) {
-		t.Fatalf("message %q does not name the TLS failure (%q)", ge.Message, want)
-	}
-	if took >= timeout {
-		t.Fatalf("failed after %s, not before the call's %s timeout", took, timeout)
-	}
-	t.Logf("%s after %s", ge.Message, took.Round(time.Millisecond))
-}
-
 func TestTLSHealthCheckDialsTLS(t *testing.T) {
 	ca := testcerts.NewCA(t)
 	addr := startTLSPeople(t, testcerts.ServerConfig(ca.Server(t, "127.0.0.1"), nil))
@@ -216,5 +197,5 @@ func TestTLSToAPlainBackendIsBackendError(t *testing.T) {
 	c := tlsClient(t, srv.Addr(), fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)), tlsSchemas[1].yaml)
 	const timeout = 3 * time.Second
 	_, err, took := getPerson(c, timeout)
-	checkTLSFailure(t, err, took, timeout, "does not speak TLS")
+	tlscheck.Failure(t, err, took, timeout, "does not speak TLS")
 }

@@ -1,8 +1,6 @@
 package http
 
 import (
-	"encoding/json"
-
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 )
@@ -37,8 +35,7 @@ func (c *Config) Validate(*mapping.Service) []string { return nil }
 
 // Key implements mapping.ProtocolConfig.
 func (c *Config) Key(*mapping.Service) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+	return mapping.KeyOf(c)
 }
 
 // QualifiedName implements mapping.ProtocolConfig: none.

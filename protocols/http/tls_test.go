@@ -16,6 +16,7 @@ import (
 	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	phttp "github.com/rpcbridge/rpcbridge/protocols/http"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/tlscheck"
 )
 
 // startTLSBackend serves POST /api/<method> over TLS with cfg, answering
@@ -93,7 +94,7 @@ func TestTLSBackendWithUntrustedCertificateIsBackendError(t *testing.T) {
 	c := tlsClient(t, addr, fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)))
 	const timeout = 3 * time.Second
 	_, err, took := call(c, timeout)
-	checkTLSFailure(t, err, took, timeout, "certificate")
+	tlscheck.Failure(t, err, took, timeout, "certificate")
 }
 
 func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
@@ -103,7 +104,7 @@ func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
 		c := tlsClient(t, addr, fmt.Sprintf("{ca: %q}", ca.File(t)))
 		const timeout = 3 * time.Second
 		_, err, took := call(c, timeout)
-		checkTLSFailure(t, err, took, timeout, "certificate")
+		tlscheck.Failure(t, err, took, timeout, "certificate")
 	})
 	t.Run("with", func(t *testing.T) {
 		cert, key := testcerts.Files(t, ca.Client(t, "gateway"))
@@ -124,7 +125,7 @@ func TestTLSToAPlainBackendIsBackendError(t *testing.T) {
 	c := tlsClient(t, srv.Listener.Addr().String(), fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)))
 	const timeout = 3 * time.Second
 	_, err, took := call(c, timeout)
-	checkTLSFailure(t, err, took, timeout, "does not speak TLS")
+	tlscheck.Failure(t, err, took, timeout, "does not speak TLS")
 }
 
 func TestDownTLSBackendIsUnavailable(t *testing.T) {
@@ -139,24 +140,4 @@ func TestDownTLSBackendIsUnavailable(t *testing.T) {
 	if ge := generic.AsError(err); ge.Code != generic.CodeUnavailable {
 		t.Fatalf("got %v (%s), want UNAVAILABLE", err, ge.Code)
 	}
-}
-
-// checkTLSFailure wants err to be a prompt BACKEND_ERROR (HTTP 502) whose
-// message names the TLS failure and contains want.
-func checkTLSFailure(t *testing.T, err error, took, timeout time.Duration, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("call succeeded, want a TLS failure")
-	}
-	ge := generic.AsError(err)
-	if ge.Code != generic.CodeBackendError || generic.HTTPStatus(ge.Code) != 502 {
-		t.Fatalf("got code %s (%v), want BACKEND_ERROR", ge.Code, err)
-	}
-	if !strings.Contains(ge.Message, "TLS") || !strings.Contains(ge.Message, want) {
-		t.Fatalf("message %q does not name the TLS failure (%q)", ge.Message, want)
-	}
-	if took >= timeout {
-		t.Fatalf("failed after %s, not before the call's %s timeout", took, timeout)
-	}
-	t.Logf("%s after %s", ge.Message, took.Round(time.Millisecond))
 }

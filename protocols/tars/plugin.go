@@ -1,7 +1,6 @@
 package tars
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -45,10 +44,7 @@ func (Plugin) Decode(in mapping.SectionInput) (mapping.ProtocolConfig, error) {
 
 // ResolvePaths implements mapping.ProtocolConfig.
 func (c *Config) ResolvePaths(dir string) {
-	mapping.ResolvePath(dir, &c.IDL)
-	for i := range c.IncludeDirs {
-		mapping.ResolvePath(dir, &c.IncludeDirs[i])
-	}
+	mapping.ResolveFiles(dir, &c.IDL, c.IncludeDirs)
 }
 
 // Validate implements mapping.ProtocolConfig.
@@ -76,8 +72,7 @@ func (c *Config) Validate(*mapping.Service) []string {
 
 // Key implements mapping.ProtocolConfig.
 func (c *Config) Key(*mapping.Service) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+	return mapping.KeyOf(c)
 }
 
 // QualifiedName implements mapping.ProtocolConfig; the servant is not used

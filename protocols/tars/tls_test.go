@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/tlscheck"
 	"github.com/rpcbridge/rpcbridge/protocols/tars"
 )
 
@@ -165,7 +165,7 @@ func TestTLSServantWithUntrustedCertificateIsBackendError(t *testing.T) {
 	const timeout = 3 * time.Second
 	for i := 0; i < 2; i++ { // the failed connection is dialled again, and fails again
 		_, err, took := timedCall(c, "ping", `{}`, timeout)
-		checkTLSFailure(t, err, took, timeout, "certificate")
+		tlscheck.Failure(t, err, took, timeout, "certificate")
 	}
 	if n := front.accepted.Load(); n != 0 {
 		t.Fatalf("%d handshakes succeeded, want none", n)
@@ -179,7 +179,7 @@ func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
 		c := tlsClient(t, front.addr(), 1, fmt.Sprintf("{ca: %q}", ca.File(t)))
 		const timeout = 3 * time.Second
 		_, err, took := timedCall(c, "ping", `{}`, timeout)
-		checkTLSFailure(t, err, took, timeout, "certificate")
+		tlscheck.Failure(t, err, took, timeout, "certificate")
 	})
 	t.Run("with", func(t *testing.T) {
 		cert, key := testcerts.Files(t, ca.Client(t, "gateway"))
@@ -194,7 +194,7 @@ func TestTLSToAPlainServantIsBackendError(t *testing.T) {
 	c := tlsClient(t, startEcho(t).Addr(), 1, fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)))
 	const timeout = 3 * time.Second
 	_, err, took := timedCall(c, "ping", `{}`, timeout)
-	checkTLSFailure(t, err, took, timeout, "TLS")
+	tlscheck.Failure(t, err, took, timeout, "TLS")
 }
 
 func TestUnreachableTLSServantIsUnavailable(t *testing.T) {
@@ -208,24 +208,4 @@ func TestUnreachableTLSServantIsUnavailable(t *testing.T) {
 	if _, err, _ := timedCall(c, "ping", `{}`, 3*time.Second); generic.CodeOf(err) != generic.CodeUnavailable {
 		t.Fatalf("got %v, want UNAVAILABLE", err)
 	}
-}
-
-// checkTLSFailure wants err to be a prompt BACKEND_ERROR (HTTP 502) whose
-// message names the TLS failure and contains want.
-func checkTLSFailure(t *testing.T, err error, took, timeout time.Duration, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("call succeeded, want a TLS failure")
-	}
-	ge := generic.AsError(err)
-	if ge.Code != generic.CodeBackendError || generic.HTTPStatus(ge.Code) != 502 {
-		t.Fatalf("got code %s (%v), want BACKEND_ERROR", ge.Code, err)
-	}
-	if !strings.Contains(ge.Message, "TLS") || !strings.Contains(ge.Message, want) {
-		t.Fatalf("message %q does not name the TLS failure (%q)", ge.Message, want)
-	}
-	if took >= timeout {
-		t.Fatalf("failed after %s, not before the call's %s timeout", took, timeout)
-	}
-	t.Logf("%s after %s", ge.Message, took.Round(time.Millisecond))
 }

@@ -1,7 +1,6 @@
 package thrift
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,10 +53,7 @@ func (Plugin) Decode(in mapping.SectionInput) (mapping.ProtocolConfig, error) {
 
 // ResolvePaths implements mapping.ProtocolConfig.
 func (c *Config) ResolvePaths(dir string) {
-	mapping.ResolvePath(dir, &c.IDL)
-	for i := range c.IncludeDirs {
-		mapping.ResolvePath(dir, &c.IncludeDirs[i])
-	}
+	mapping.ResolveFiles(dir, &c.IDL, c.IncludeDirs)
 }
 
 // Validate implements mapping.ProtocolConfig.
@@ -86,8 +82,7 @@ func (c *Config) Validate(*mapping.Service) []string {
 
 // Key implements mapping.ProtocolConfig.
 func (c *Config) Key(*mapping.Service) string {
-	b, _ := json.Marshal(c)
-	return string(b)
+	return mapping.KeyOf(c)
 }
 
 // QualifiedName implements mapping.ProtocolConfig; a Thrift service name is

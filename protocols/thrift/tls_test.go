@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/internal/tlscheck"
 )
 
 // tlsConfigs are the server set-ups the TLS tests run against.
@@ -111,7 +111,7 @@ func TestTLSBackendWithUntrustedCertificateIsBackendError(t *testing.T) {
 	c := tlsClient(t, s.addr, cfg, fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)))
 	const timeout = 3 * time.Second
 	_, err, took := ping(c, "x", timeout)
-	checkTLSFailure(t, err, took, timeout, "certificate")
+	tlscheck.Failure(t, err, took, timeout, "certificate")
 }
 
 func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
@@ -123,7 +123,7 @@ func TestTLSMutualNeedsTheClientCertificate(t *testing.T) {
 				c := tlsClient(t, s.addr, cfg, fmt.Sprintf("{ca: %q}", ca.File(t)))
 				const timeout = 3 * time.Second
 				_, err, took := ping(c, "x", timeout)
-				checkTLSFailure(t, err, took, timeout, "certificate")
+				tlscheck.Failure(t, err, took, timeout, "certificate")
 			})
 			t.Run("with", func(t *testing.T) {
 				cert, key := testcerts.Files(t, ca.Client(t, "gateway"))
@@ -142,25 +142,5 @@ func TestTLSToAPlainBackendIsBackendError(t *testing.T) {
 	c := tlsClient(t, s.addr, cfg, fmt.Sprintf("{ca: %q}", testcerts.NewCA(t).File(t)))
 	const timeout = 3 * time.Second
 	_, err, took := ping(c, "x", timeout)
-	checkTLSFailure(t, err, took, timeout, "TLS")
-}
-
-// checkTLSFailure wants err to be a prompt BACKEND_ERROR (HTTP 502) whose
-// message names the TLS failure and contains want.
-func checkTLSFailure(t *testing.T, err error, took, timeout time.Duration, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("call succeeded, want a TLS failure")
-	}
-	ge := generic.AsError(err)
-	if ge.Code != generic.CodeBackendError || generic.HTTPStatus(ge.Code) != 502 {
-		t.Fatalf("got code %s (%v), want BACKEND_ERROR", ge.Code, err)
-	}
-	if !strings.Contains(ge.Message, "TLS") || !strings.Contains(ge.Message, want) {
-		t.Fatalf("message %q does not name the TLS failure (%q)", ge.Message, want)
-	}
-	if took >= timeout {
-		t.Fatalf("failed after %s, not before the call's %s timeout", took, timeout)
-	}
-	t.Logf("%s after %s", ge.Message, took.Round(time.Millisecond))
+	tlscheck.Failure(t, err, took, timeout, "TLS")
 }
