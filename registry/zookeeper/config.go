@@ -51,7 +51,7 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 		return "", generic.Errorf(generic.CodeInvalidArgument, "config is %d bytes encoded; ZooKeeper nodes hold about 1 MB", len(data))
 	}
 	path := r.ConfigPath(group)
-	err = call(ctx, func() error {
+	err = r.call(ctx, func() error {
 		for {
 			if !r.Connected() {
 				select {
@@ -64,6 +64,7 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 				continue
 			}
 			_, err := r.conn.Set(path, data, -1)
+			err = r.refused("change", path, err)
 			if errors.Is(err, zk.ErrNoNode) {
 				if err := r.createParents(path); err != nil {
 					return err
@@ -72,6 +73,7 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 				if errors.Is(err, zk.ErrNodeExists) {
 					continue
 				}
+				err = r.refused("create", path, err)
 			}
 			if err != nil && isConnErr(err) {
 				continue
@@ -79,6 +81,9 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 			return err
 		}
 	})
+	if generic.CodeOf(err) == generic.CodePermissionDenied {
+		return "", err // names the node and the principal
+	}
 	if err != nil {
 		return "", generic.Errorf(generic.CodeUnavailable, "zookeeper: writing %s: %w", path, err)
 	}
@@ -93,6 +98,12 @@ func (r *Registry) GetConfig(ctx context.Context, group string) (*StoredConfig, 
 
 func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*StoredConfig, <-chan zk.Event, error) {
 	path := r.ConfigPath(group)
+	if err := r.ready(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, generic.Errorf(generic.CodeUnavailable, "zookeeper: not connected while reading %s", path)
+		}
+		return nil, nil, err
+	}
 	for {
 		if !r.Connected() {
 			select {
@@ -106,7 +117,7 @@ func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*St
 		var data []byte
 		var ch <-chan zk.Event
 		var err error
-		cerr := call(ctx, func() error {
+		cerr := r.call(ctx, func() error {
 			if watch {
 				var ok bool
 				ok, _, ch, err = r.conn.ExistsW(path)
@@ -131,6 +142,8 @@ func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*St
 			return nil, ch, generic.Errorf(generic.CodeNotFound, "no config at %s; push one with `rpcbridge config push`", path)
 		case err != nil && isConnErr(err):
 			continue
+		case errors.Is(err, zk.ErrNoAuth):
+			return nil, nil, r.refused("read", path, err)
 		case err != nil:
 			return nil, nil, generic.Errorf(generic.CodeUnavailable, "zookeeper: reading %s: %w", path, err)
 		}
@@ -145,13 +158,18 @@ func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*St
 // WatchConfig calls apply with group's config each time a new version is
 // stored (and once at the start when one exists), until ctx ends. Watches
 // are re-armed after every event and after reconnects; a node that is
-// missing or unreadable is logged and waited for.
+// missing or unreadable (a principal its ACL does not let read it) is
+// logged, once per distinct problem, and read again every second.
 func (r *Registry) WatchConfig(ctx context.Context, group string, apply func(*StoredConfig)) {
-	last := ""
+	last, lastErr := "", ""
 	for ctx.Err() == nil {
 		sc, ch, err := r.getConfig(ctx, group, true)
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("config watch", "group", group, "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
+			lastErr = err.Error()
+			r.log.Warn("config watch: the config in force stays", "group", group, "path", r.ConfigPath(group), "principal", r.Principal(), "err", err)
+		case err == nil:
+			lastErr = ""
 		}
 		if sc != nil && sc.Version != last {
 			last = sc.Version
@@ -165,11 +183,30 @@ func (r *Registry) WatchConfig(ctx context.Context, group string, apply func(*St
 			}
 			continue
 		}
+		r.awaitConfigChange(ctx, group, ch, last)
+	}
+}
+
+// awaitConfigChange returns when the armed watch ch fires, a new session
+// starts, or a re-read without a watch (every RecheckInterval) finds the
+// node changed or unreadable: ZooKeeper drops, silently and for good, the
+// watch events of a node this principal may no longer read.
+func (r *Registry) awaitConfigChange(ctx context.Context, group string, ch <-chan zk.Event, version string) {
+	t := time.NewTicker(r.recheck)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ch:
+			return
 		case <-r.session():
+			return
+		case <-t.C:
+			sc, _, err := r.getConfig(ctx, group, false)
+			if err != nil || sc.Version != version {
+				return
+			}
 		}
 	}
 }

@@ -24,7 +24,14 @@ const DubboMetadataRoot = "/dubbo/metadata"
 // ZooKeeper is unreachable the last set stays in force.
 func (r *Registry) WatchDubboMetadata(ctx context.Context, iface, group, version string, apply func(defs [][]byte)) {
 	base := DubboMetadataRoot + "/" + iface
+	if err := r.ready(ctx); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("dubbo metadata not followed", "interface", iface, "err", err)
+		}
+		return
+	}
 	var last [][]byte
+	lastErr := ""
 	for ctx.Err() == nil {
 		if !r.Connected() {
 			select {
@@ -50,8 +57,13 @@ func (r *Registry) WatchDubboMetadata(ctx context.Context, iface, group, version
 			}()
 		}
 		defs, err := r.walkMetadata(base, nil, group, version, watch)
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			r.log.Warn("dubbo metadata watch", "interface", iface, "err", err)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) && err.Error() != lastErr {
+			r.log.Warn("dubbo metadata watch", "interface", iface, "principal", r.Principal(), "err", err)
+		}
+		if err != nil {
+			lastErr = err.Error()
+		} else {
+			lastErr = ""
 		}
 		if err == nil && !sameDefs(defs, last) {
 			last = defs
@@ -78,7 +90,7 @@ func (r *Registry) WatchDubboMetadata(ctx context.Context, iface, group, version
 func (r *Registry) walkMetadata(path string, segs []string, group, version string, watch func(<-chan zk.Event)) ([][]byte, error) {
 	data, _, dch, err := r.conn.GetW(path)
 	if err != nil {
-		return nil, err
+		return nil, r.refused("read", path, err)
 	}
 	watch(dch)
 	var out [][]byte
@@ -90,7 +102,7 @@ func (r *Registry) walkMetadata(path string, segs []string, group, version strin
 	}
 	kids, _, kch, err := r.conn.ChildrenW(path)
 	if err != nil {
-		return out, err
+		return out, r.refused("list", path, err)
 	}
 	watch(kch)
 	for _, k := range kids {

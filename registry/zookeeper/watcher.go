@@ -32,6 +32,12 @@ type watcher struct {
 	version  uint64 // 0 until the first listing succeeded
 	changed  chan struct{}
 	returned uint64 // version last returned by Next
+	// failure is the last problem reading the watched nodes that is not
+	// an outage (a refused read, say); failures counts new ones and
+	// failReturned is the count Next last reported.
+	failure      error
+	failures     uint64
+	failReturned uint64
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -39,8 +45,10 @@ type watcher struct {
 	// Loop state, owned by the loop goroutine.
 	children      map[string]*child
 	childrenArmed bool
+	awaitingPath  bool // the armed watch is an exists watch: the path was missing
 	childrenGen   uint64
 	events        chan nodeEvent
+	lastFailure   string // the failure last reported, "" after a success
 }
 
 type child struct {
@@ -69,7 +77,11 @@ func (r *Registry) startWatcher(path, service string, dubbo *dubboFilter) *watch
 	return w
 }
 
-// Next implements registry.Watcher.
+// Next implements registry.Watcher. Besides the instance sets, it returns
+// each new problem reading the watched nodes that an outage does not
+// explain (ZooKeeper refusing this principal a read names the node and
+// the principal) once, as an error; the last set stays in force and the
+// watch goes on, so the caller keeps calling Next.
 func (w *watcher) Next(ctx context.Context) ([]*registry.Instance, error) {
 	for {
 		w.mu.Lock()
@@ -78,6 +90,12 @@ func (w *watcher) Next(ctx context.Context) ([]*registry.Instance, error) {
 			w.returned = v
 			w.mu.Unlock()
 			return snap, nil
+		}
+		if w.failures != w.failReturned {
+			w.failReturned = w.failures
+			err := w.failure
+			w.mu.Unlock()
+			return nil, err
 		}
 		w.mu.Unlock()
 		select {
@@ -130,8 +148,23 @@ func (w *watcher) forward(ch <-chan zk.Event, name string, gen uint64) {
 
 func (w *watcher) loop() {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
+	// Nothing is read before the credentials are in (see Registry.ready);
+	// credentials ZooKeeper's ACLs refuse end the watch, said once.
+	select {
+	case <-w.r.authed:
+	case <-w.stop:
+		return
+	case <-w.r.done:
+		return
+	}
+	if err := w.r.authErr; err != nil {
+		w.fail(err)
+		return
+	}
 	backoff := minBackoff
 	var retry <-chan time.Time
+	recheck := time.NewTicker(w.r.recheck)
+	defer recheck.Stop()
 	for {
 		if w.stopped() {
 			return
@@ -144,12 +177,13 @@ func (w *watcher) loop() {
 			if isConnErr(err) {
 				w.log.Debug("zookeeper: watch waiting for ZooKeeper; serving the last snapshot", "err", err)
 			} else {
-				w.log.Warn("zookeeper: watch failed; retrying", "err", err)
+				w.fail(err)
 			}
 			retry = time.After(backoff)
 			backoff = min(2*backoff, maxBackoff)
 		} else {
 			backoff, retry = minBackoff, nil
+			w.lastFailure = ""
 		}
 		select {
 		case <-w.stop:
@@ -169,8 +203,75 @@ func (w *watcher) loop() {
 			}
 		case <-retry:
 		case <-sess:
+		case <-recheck.C:
+			w.recheck()
 		}
 	}
+}
+
+// recheck reads the watched nodes without watches and marks for a new
+// listing what the watches should have reported but did not: ZooKeeper
+// drops, silently and for good, the watch events of a node whose ACL no
+// longer lets this principal read it, so a revoked read (or one given
+// back) shows only here. The listing that follows reports a refusal.
+func (w *watcher) recheck() {
+	if !w.childrenArmed {
+		return // a listing is due anyway
+	}
+	conn := w.r.conn
+	names, _, err := conn.Children(w.path)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		if !w.awaitingPath {
+			w.childrenArmed = false
+		}
+		return
+	case err != nil:
+		if !isConnErr(err) {
+			w.childrenArmed = false
+		}
+		return
+	}
+	if w.awaitingPath || len(names) != len(w.children) {
+		w.childrenArmed = false
+		return
+	}
+	for _, n := range names {
+		if w.children[n] == nil {
+			w.childrenArmed = false
+			return
+		}
+	}
+	if w.dubbo != nil {
+		return
+	}
+	for name, c := range w.children {
+		if !c.armed {
+			continue
+		}
+		data, _, err := conn.Get(w.path + "/" + name)
+		if errors.Is(err, zk.ErrNoAuth) || (err == nil && !bytes.Equal(data, c.raw)) {
+			c.armed = false
+		}
+	}
+}
+
+// fail reports a problem that is not an outage: logged and handed to
+// Next when it differs from the one last reported (a refusal repeats on
+// every retry until the ACL changes), at debug level otherwise.
+func (w *watcher) fail(err error) {
+	if err.Error() == w.lastFailure {
+		w.log.Debug("zookeeper: watch failed again; serving the last snapshot", "err", err)
+		return
+	}
+	w.lastFailure = err.Error()
+	w.log.Warn("zookeeper: watch failed; serving the last snapshot and retrying", "principal", w.r.Principal(), "err", err)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failure = err
+	w.failures++
+	close(w.changed)
+	w.changed = make(chan struct{})
 }
 
 func (w *watcher) handle(ne nodeEvent) {
@@ -204,7 +305,7 @@ func (w *watcher) sync() error {
 			}
 			w.childrenGen++
 			w.forward(ech, "", w.childrenGen)
-			w.childrenArmed = true
+			w.childrenArmed, w.awaitingPath = true, true
 			if ok {
 				// Created between the two calls: list it (the exists
 				// watch will fire once more, harmlessly).
@@ -215,11 +316,11 @@ func (w *watcher) sync() error {
 			break
 		}
 		if err != nil {
-			return err
+			return w.r.refused("list", w.path, err)
 		}
 		w.childrenGen++
 		w.forward(ch, "", w.childrenGen)
-		w.childrenArmed = true
+		w.childrenArmed, w.awaitingPath = true, false
 		keep := make(map[string]bool, len(names))
 		for _, n := range names {
 			keep[n] = true
@@ -236,6 +337,10 @@ func (w *watcher) sync() error {
 			}
 		}
 	}
+	// A node this principal may not read keeps what was read of it
+	// before (nothing when new) and is read again at the next retry; the
+	// others are published all the same.
+	var refused error
 	if w.dubbo == nil {
 		for name, c := range w.children {
 			if c.armed {
@@ -244,6 +349,11 @@ func (w *watcher) sync() error {
 			data, _, ch, err := conn.GetW(w.path + "/" + name)
 			if errors.Is(err, zk.ErrNoNode) {
 				delete(w.children, name) // the children watch reports it too
+				continue
+			}
+			if errors.Is(err, zk.ErrNoAuth) {
+				// What was read before stays in force.
+				refused = w.r.refused("read", w.path+"/"+name, err)
 				continue
 			}
 			if err != nil {
@@ -259,7 +369,7 @@ func (w *watcher) sync() error {
 		}
 	}
 	w.publish()
-	return nil
+	return refused
 }
 
 // parseInstance decodes one node's data; malformed data is logged and the

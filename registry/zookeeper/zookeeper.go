@@ -6,6 +6,7 @@ package zookeeper
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,25 @@ type Options struct {
 	SessionTimeout time.Duration
 	// Logger receives connection and watch events. Nil discards.
 	Logger *slog.Logger
+	// Auth is the digest principal the session authenticates as, on
+	// every connection and new session. Nil: none (world:anyone). Before
+	// its first request the registry checks the password against the
+	// ACL of Root (see Verify): a wrong one fails every request.
+	Auth *Auth
+	// ACL is put on every node the registry creates, the parents made on
+	// the way included. Empty: ZooKeeper's open ACL (world:anyone, all
+	// permissions), which New logs.
+	ACL []ACL
+	// RecheckInterval is how often watches re-read the nodes they follow
+	// without a watch. ZooKeeper drops, silently and for good, the watch
+	// events of a node whose ACL stops letting this principal read it;
+	// the re-read notices (and reports) that, and picks the watch up again
+	// once the read is allowed. Default 30s.
+	RecheckInterval time.Duration
 }
+
+// DefaultRecheckInterval is Options.RecheckInterval's default.
+const DefaultRecheckInterval = 30 * time.Second
 
 // Registry is one ZooKeeper session used for discovery and registration.
 // New returns at once; the connection is made (and remade after outages
@@ -51,6 +70,14 @@ type Registry struct {
 	log  *slog.Logger
 	conn *zk.Conn
 	acl  []zk.ACL
+	auth *Auth // nil: no authentication
+	// recheck is Options.RecheckInterval, default applied.
+	recheck time.Duration
+
+	// authed is closed once requests may be made (see ready); authErr,
+	// written before, is the verdict on the credentials.
+	authed  chan struct{}
+	authErr error
 
 	// ensureMu serialises writes of registered nodes, so that a stale
 	// re-creation never overwrites newer data.
@@ -97,10 +124,25 @@ func New(opts Options) (*Registry, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var auth *Auth
+	if opts.Auth != nil {
+		if err := checkAuth(opts.Auth); err != nil {
+			return nil, err
+		}
+		a := *opts.Auth
+		auth = &a
+	}
+	acl, err := buildACL(opts.ACL, auth)
+	if err != nil {
+		return nil, err
+	}
 	r := &Registry{
 		root:       root,
 		log:        log,
-		acl:        zk.WorldACL(zk.PermAll),
+		acl:        acl,
+		auth:       auth,
+		recheck:    cmp.Or(max(opts.RecheckInterval, 0), DefaultRecheckInterval),
+		authed:     make(chan struct{}),
 		registered: make(map[string][]byte),
 		sessionCh:  make(chan struct{}),
 		kick:       make(chan struct{}, 1),
@@ -114,6 +156,11 @@ func New(opts Options) (*Registry, error) {
 		return nil, generic.Errorf(generic.CodeInvalidArgument, "zookeeper: servers %v: %w", opts.Servers, err)
 	}
 	r.conn = conn
+	if len(opts.ACL) == 0 {
+		log.Info("zookeeper: no acl configured: the nodes this process creates are open to everyone (world:anyone, all permissions)", "root", r.rootPath(), "principal", r.Principal())
+	} else {
+		log.Info("zookeeper: nodes this process creates get the configured acl", "root", r.rootPath(), "principal", r.Principal(), "acl", describeACL(acl))
+	}
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
@@ -123,6 +170,12 @@ func New(opts Options) (*Registry, error) {
 		}
 	}()
 	go r.keeper()
+	if auth != nil {
+		r.wg.Add(1)
+		go r.authenticate()
+	} else {
+		close(r.authed)
+	}
 	return r, nil
 }
 
@@ -191,9 +244,13 @@ func isConnErr(err error) bool {
 		errors.Is(err, zk.ErrClosing)
 }
 
-// call runs f (a blocking ZooKeeper request) but returns early when ctx is
-// done; f then finishes in the background.
-func call(ctx context.Context, f func() error) error {
+// call runs f (a blocking ZooKeeper request) once the registry is ready
+// (see ready) but returns early when ctx is done; f then finishes in the
+// background.
+func (r *Registry) call(ctx context.Context, f func() error) error {
+	if err := r.ready(ctx); err != nil {
+		return err
+	}
 	ch := make(chan error, 1)
 	go func() { ch <- f() }()
 	select {
@@ -253,7 +310,7 @@ func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
 
 	backoff := 50 * time.Millisecond
 	for {
-		err := call(ctx, func() error { return r.ensureRegistered(path) })
+		err := r.call(ctx, func() error { return r.ensureRegistered(path) })
 		if err == nil {
 			return nil
 		}
@@ -268,7 +325,11 @@ func (r *Registry) Register(ctx context.Context, in *registry.Instance) error {
 			}
 			r.mu.Unlock()
 			code := generic.CodeUnavailable
-			if !isConnErr(err) && ctx.Err() == nil {
+			switch {
+			case isConnErr(err) || ctx.Err() != nil:
+			case generic.CodeOf(err) == generic.CodePermissionDenied:
+				code = generic.CodePermissionDenied
+			default:
 				code = generic.CodeInternal
 			}
 			return &generic.Error{Code: code, Message: fmt.Sprintf("zookeeper: register %s %s failed", in.Service, in.Address), Err: err}
@@ -310,41 +371,50 @@ func (r *Registry) ensure(path string, data []byte) error {
 			}
 			continue
 		case !errors.Is(err, zk.ErrNodeExists):
-			return err
+			return r.refused("create", path, err)
 		}
 		got, stat, err := r.conn.Get(path)
 		if errors.Is(err, zk.ErrNoNode) {
 			continue
 		}
 		if err != nil {
-			return err
+			return r.refused("read", path, err)
 		}
 		if stat.EphemeralOwner == r.conn.SessionID() {
 			if bytes.Equal(got, data) {
 				return nil
 			}
 			if _, err := r.conn.Set(path, data, stat.Version); err != nil && !errors.Is(err, zk.ErrBadVersion) {
-				return err
+				return r.refused("change", path, err)
 			}
 			continue
 		}
 		r.log.Warn("zookeeper: replacing a node left by another session", "path", path, "owner", stat.EphemeralOwner)
 		if err := r.conn.Delete(path, stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
-			return err
+			return r.refused("delete", path, err)
 		}
 	}
 	return fmt.Errorf("node %s kept changing while being registered", path)
 }
 
-// createParents creates the persistent ancestors of path.
+// createParents creates the missing persistent ancestors of path, with
+// the registry's ACL. ZooKeeper checks the create permission on the
+// parent before it looks for the node, so an ancestor that exists under a
+// parent this principal may not create in is refused (NoAuth): that is
+// fine when the ancestor exists.
 func (r *Registry) createParents(path string) error {
 	for i := 1; i < len(path); i++ {
 		if path[i] != '/' {
 			continue
 		}
 		_, err := r.conn.Create(path[:i], nil, 0, r.acl)
+		if errors.Is(err, zk.ErrNoAuth) {
+			if ok, _, xerr := r.conn.Exists(path[:i]); xerr == nil && ok {
+				continue
+			}
+		}
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return err
+			return r.refused("create", path[:i], err)
 		}
 	}
 	return nil
@@ -356,6 +426,7 @@ func (r *Registry) createParents(path string) error {
 func (r *Registry) keeper() {
 	defer r.wg.Done()
 	var retry <-chan time.Time
+	failed := map[string]string{} // path -> the error last logged for it
 	for {
 		select {
 		case <-r.done:
@@ -364,6 +435,14 @@ func (r *Registry) keeper() {
 		case <-retry:
 		}
 		retry = nil
+		select {
+		case <-r.authed:
+		default:
+			continue // authenticate kicks once requests may be made
+		}
+		if r.authErr != nil {
+			continue // logged by authenticate; every request fails with it
+		}
 		r.mu.Lock()
 		paths := make([]string, 0, len(r.registered))
 		for p := range r.registered {
@@ -372,9 +451,17 @@ func (r *Registry) keeper() {
 		r.mu.Unlock()
 		for _, p := range paths {
 			if err := r.ensureRegistered(p); err != nil {
-				r.log.Warn("zookeeper: re-registering failed; will retry", "path", p, "err", err)
+				// A refusal stays until the ACL changes: said once, then
+				// retried quietly.
+				if msg := err.Error(); failed[p] != msg {
+					failed[p] = msg
+					r.log.Warn("zookeeper: re-registering failed; will retry", "path", p, "principal", r.Principal(), "err", err)
+				} else {
+					r.log.Debug("zookeeper: re-registering failed again", "path", p, "err", err)
+				}
 				retry = time.After(time.Second)
 			} else {
+				delete(failed, p)
 				r.log.Debug("zookeeper: registered node present", "path", p)
 			}
 		}
@@ -397,7 +484,7 @@ func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error 
 	r.mu.Lock()
 	delete(r.registered, path)
 	r.mu.Unlock()
-	err := call(ctx, func() error {
+	err := r.call(ctx, func() error {
 		r.ensureMu.Lock()
 		defer r.ensureMu.Unlock()
 		_, stat, err := r.conn.Exists(path)
@@ -407,10 +494,14 @@ func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error 
 		if stat.EphemeralOwner != 0 && stat.EphemeralOwner != r.conn.SessionID() {
 			return nil // another process's node: not ours to delete
 		}
-		return r.conn.Delete(path, -1)
+		return r.refused("delete", path, r.conn.Delete(path, -1))
 	})
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return &generic.Error{Code: generic.CodeUnavailable, Message: fmt.Sprintf("zookeeper: deregister %s %s failed", in.Service, in.Address), Err: err}
+		code := generic.CodeUnavailable
+		if generic.CodeOf(err) == generic.CodePermissionDenied {
+			code = generic.CodePermissionDenied
+		}
+		return &generic.Error{Code: code, Message: fmt.Sprintf("zookeeper: deregister %s %s failed", in.Service, in.Address), Err: err}
 	}
 	return nil
 }
@@ -419,16 +510,20 @@ func (r *Registry) Deregister(ctx context.Context, in *registry.Instance) error 
 // backends report their APIs there). No services yet: an empty list.
 func (r *Registry) Services(ctx context.Context) ([]string, error) {
 	var names []string
-	err := call(ctx, func() error {
+	err := r.call(ctx, func() error {
 		var err error
 		names, _, err = r.conn.Children(r.root + "/services")
-		return err
+		return r.refused("list", r.root+"/services", err)
 	})
 	if errors.Is(err, zk.ErrNoNode) {
 		return []string{}, nil
 	}
 	if err != nil {
-		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "zookeeper: list services failed", Err: err}
+		code := generic.CodeUnavailable
+		if generic.CodeOf(err) == generic.CodePermissionDenied {
+			code = generic.CodePermissionDenied
+		}
+		return nil, &generic.Error{Code: code, Message: "zookeeper: list services failed", Err: err}
 	}
 	slices.Sort(names)
 	return names, nil
