@@ -10,6 +10,10 @@
 //	if err := agent.Register(ctx); err != nil { ... }
 //	go srv.Serve(lis)
 //	agent.NotifyShutdown(context.Background(), 0, srv.GracefulStop)
+//
+// On a ZooKeeper with ACLs, the agent authenticates as its own principal
+// and puts an ACL on what it creates (Options.Auth, Options.ACL): its
+// principal all permissions, the gateways' principal read.
 package sdk
 
 import (
@@ -66,6 +70,21 @@ type Options struct {
 	// Offline registers the instance with online=false (no traffic until
 	// SetOnline(ctx, true)).
 	Offline bool
+	// Auth is the ZooKeeper digest principal the agent registers as (on
+	// every connection and new session). Nil: none. A password that
+	// cannot be the one the ACL of Root names for the user makes
+	// Register fail, saying so.
+	Auth *zookeeper.Auth
+	// ACL is put on the nodes the agent creates: its instance node and
+	// the parents made on the way. Typically the agent's own principal
+	// with all permissions and the gateways' with read:
+	//
+	//	[]zookeeper.ACL{{Scheme: "digest", User: "sdk", Perms: "all"},
+	//		{Scheme: "digest", User: "gateway", Password: gatewayPassword, Perms: "read"}}
+	//
+	// Empty: ZooKeeper's open ACL (world:anyone, all permissions), which
+	// is logged.
+	ACL []zookeeper.ACL
 }
 
 // Agent keeps one backend instance registered. Safe for concurrent use.
@@ -100,6 +119,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	reg, err := zookeeper.New(zookeeper.Options{
 		Servers: opts.ZooKeeper, Root: opts.Root, SessionTimeout: opts.SessionTimeout, Logger: log,
+		Auth: opts.Auth, ACL: opts.ACL,
 	})
 	if err != nil {
 		return nil, err
