@@ -51,14 +51,20 @@ type cluster struct {
 	limit *limiter
 
 	// Traffic control (traffic.go); nil or 0 when not configured.
-	breaker    *breaker
-	budget     *retryBudget
-	split      *splitter
-	stale      *staleCache
-	maxConc    int64
-	active     atomic.Int64 // calls in flight, counted when maxConc > 0
-	retried    prometheus.Counter
-	overBudget prometheus.Counter
+	breaker *breaker
+	budget  *retryBudget
+	split   *splitter
+	stale   *staleCache
+	maxConc int64
+	active  atomic.Int64 // calls in flight, counted when maxConc > 0
+	retried prometheus.Counter
+	// Counted for /metrics (collector.go).
+	requests       atomic.Int64 // calls in flight through the gateway
+	ejectionsTotal atomic.Int64
+	schemaOK       atomic.Int64
+	schemaErr      atomic.Int64
+	backendDur     prometheus.Observer
+	overBudget     prometheus.Counter
 
 	// onChange, when set, is called after each new snapshot (outside locks).
 	onChange func()
@@ -107,6 +113,8 @@ type member struct {
 	// unhealthy is set by a failed active health check.
 	unhealthy atomic.Bool
 	ejections atomic.Int32
+	// calledOK and calledErr count attempts at the instance.
+	calledOK, calledErr atomic.Int64
 }
 
 // snapshot is an immutable view of the instances for picking.

@@ -226,6 +226,9 @@ func New(cfg *mapping.Config, raw []byte, opts Options) (*Gateway, error) {
 	g := &Gateway{opts: opts, log: log, metrics: m, tracing: newTracing(opts.TracerProvider),
 		pool: &clientPool{protos: map[string]*protoEntry{}}, authFailures: newFailures(), nonces: newNonceStore()}
 	g.mirrors = &mirrors{m: m}
+	if err := opts.Metrics.Register(newStateCollector(g)); err != nil {
+		return nil, err
+	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if err := g.Reload(cfg, raw); err != nil {
 		g.cancel()
@@ -243,6 +246,16 @@ func (g *Gateway) Config() *mapping.Config { return g.state.Load().cfg }
 func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	err := g.reload(cfg, raw)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	g.metrics.reloads.WithLabelValues(outcome).Inc()
+	return err
+}
+
+func (g *Gateway) reload(cfg *mapping.Config, raw []byte) error {
 	old := g.state.Load()
 	table, err := mapping.NewTable(cfg)
 	if err != nil {
@@ -346,6 +359,7 @@ func (g *Gateway) newCluster(svc *mapping.Service, cfg *mapping.Config) (*cluste
 	c.stale = newStaleCache(svc.Fallback)
 	c.maxConc = int64(svc.MaxConcurrent)
 	c.retried, c.overBudget = g.metrics.retries.WithLabelValues(svc.Name, "sent"), g.metrics.retries.WithLabelValues(svc.Name, "over_budget")
+	c.backendDur = g.metrics.backendDur.WithLabelValues(svc.Name, svc.Protocol)
 	c.qualified = svc.QualifiedName()
 	c.onChange = g.rebuildAPIRoutes
 	if svc.HealthCheck != nil {

@@ -233,6 +233,8 @@ func (g *Gateway) invoke(rc *reqCtx) {
 // call runs a call through the service's concurrency cap and circuit
 // breaker, then the cluster (instances, retries).
 func (g *Gateway) call(ctx context.Context, c *cluster, call *generic.Call, pr pickRequest) (*generic.Result, error) {
+	c.requests.Add(1)
+	defer c.requests.Add(-1)
 	if c.maxConc > 0 {
 		n := c.active.Add(1)
 		defer c.active.Add(-1)

@@ -117,5 +117,6 @@ func (c *cluster) recordFailure(s *snapshot, m *member) {
 	}
 	m.ejectedUntil.Store(now.Add(d).UnixNano())
 	m.fails.Store(0)
+	c.ejectionsTotal.Add(1)
 	c.log.Warn("instance ejected", "service", c.name, "address", m.inst.Address, "for", d.String())
 }

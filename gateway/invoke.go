@@ -112,8 +112,17 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		if pr.perTry > 0 {
 			actx, cancel = context.WithTimeout(actx, pr.perTry)
 		}
+		began := time.Now()
 		res, err := m.client.Invoke(actx, call)
 		cancel()
+		if c.backendDur != nil {
+			c.backendDur.Observe(time.Since(began).Seconds())
+		}
+		if err == nil {
+			m.calledOK.Add(1)
+		} else {
+			m.calledErr.Add(1)
+		}
 		endSpan(span, err)
 		m.inflight.Add(-1)
 		if err == nil {

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -26,6 +28,8 @@ type metrics struct {
 	// authRefused counts refusals by scheme (api_key, jwt, hmac, ip) and
 	// reason (a fixed set per scheme).
 	authRefused *prometheus.CounterVec
+	backendDur  *prometheus.HistogramVec
+	reloads     *prometheus.CounterVec
 	// Traffic control.
 	circuit  *prometheus.GaugeVec   // service -> 0 closed, 1 open, 2 half-open
 	split    *prometheus.CounterVec // service, side
@@ -47,12 +51,19 @@ const unknownMethod = "_unknown"
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpcbridge_requests_total", Help: "HTTP requests by service, method, protocol and status.",
-		}, []string{"service", "method", "protocol", "status"}),
+			Name: "rpcbridge_requests_total", Help: "HTTP requests by service, method, protocol and HTTP status code.",
+		}, []string{"service", "method", "protocol", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "rpcbridge_request_duration_seconds", Help: "HTTP request latency by service.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Name: "rpcbridge_request_duration_seconds", Help: "HTTP request latency by service, method and protocol.",
+			Buckets: latencyBuckets,
+		}, []string{"service", "method", "protocol"}),
+		backendDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rpcbridge_backend_duration_seconds", Help: "Latency of each attempt at a backend, by service and protocol.",
+			Buckets: latencyBuckets,
 		}, []string{"service", "protocol"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpcbridge_config_reloads_total", Help: "Config generations applied (ok) or refused (error).",
+		}, []string{"outcome"}),
 		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rpcbridge_unmatched_requests_total", Help: "Requests that matched no route or service (404).",
 		}),
@@ -91,13 +102,25 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"service", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked, m.authRefused,
-		m.circuit, m.split, m.mirrored, m.fallback, m.retries} {
+		m.circuit, m.split, m.mirrored, m.fallback, m.retries, m.backendDur, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
+	// The Go runtime's and the process's own metrics, once per registry.
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
 	return m, nil
 }
+
+// latencyBuckets suit a gateway: 100 µs to 10 s.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 func (m *metrics) configVersion(v string) {
 	m.version.Reset()
@@ -119,7 +142,7 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 		status = http.StatusOK
 	}
 	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
-	g.metrics.duration.WithLabelValues(svc, proto).Observe(elapsed.Seconds())
+	g.metrics.duration.WithLabelValues(svc, method, proto).Observe(elapsed.Seconds())
 	if st.cfg.Server.AccessLog {
 		api, split := "", ""
 		if t != nil {

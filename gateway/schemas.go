@@ -130,7 +130,9 @@ func (c *cluster) fetchSchema(ctx context.Context) (*generic.ServiceSchema, erro
 			lastErr = err
 			continue
 		}
+		c.schemaOK.Add(1)
 		return sc, nil
 	}
+	c.schemaErr.Add(1)
 	return nil, lastErr
 }
