@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/registry"
@@ -42,8 +48,9 @@ func newZKDiscovery(log *slog.Logger) *zkDiscovery {
 }
 
 // zkKey is a ZooKeeper config's identity: the same servers (in any order),
-// root and session timeout, defaults applied.
-func zkKey(z *mapping.ZooKeeper) string {
+// root and session timeout, defaults applied, and the same principal
+// (user and password) and ACL.
+func zkKey(z *mapping.ZooKeeper, auth *zookeeper.Auth, acl []zookeeper.ACL) string {
 	root, timeout := z.Root, z.SessionTimeout
 	if root == "" {
 		root = zookeeper.DefaultRoot
@@ -51,8 +58,57 @@ func zkKey(z *mapping.ZooKeeper) string {
 	if timeout <= 0 {
 		timeout = zookeeper.DefaultSessionTimeout
 	}
-	return fmt.Sprint(slices.Sorted(slices.Values(z.Servers)), root, timeout)
+	principal := ""
+	if auth != nil {
+		principal = auth.User + ":" + secretHash(auth.Password)
+	}
+	entries := make([]string, len(acl))
+	for i, e := range acl {
+		entries[i] = strings.Join([]string{e.Scheme, e.User, secretHash(e.Password), e.Perms}, ":")
+	}
+	return fmt.Sprint(slices.Sorted(slices.Values(z.Servers)), root, timeout, principal, entries)
 }
+
+// secretHash stands for a password in a map key.
+func secretHash(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// zkSecurity turns a registry's auth and acl into the registry's options,
+// reading the passwords they name from the environment (validation has
+// checked they are set; they are read again here, at connection time).
+func zkSecurity(z *mapping.ZooKeeper) (*zookeeper.Auth, []zookeeper.ACL, error) {
+	var auth *zookeeper.Auth
+	if z.Auth != nil {
+		pw := os.Getenv(z.Auth.PasswordEnv)
+		if pw == "" {
+			return nil, nil, fmt.Errorf("zookeeper.auth.password_env: environment variable %s is empty", z.Auth.PasswordEnv)
+		}
+		auth = &zookeeper.Auth{User: z.Auth.User, Password: pw}
+	}
+	var acl []zookeeper.ACL
+	for i, e := range z.ACL {
+		a := zookeeper.ACL{Scheme: e.Scheme, User: e.User, Perms: e.Perms}
+		if e.PasswordEnv != "" {
+			if a.Password = os.Getenv(e.PasswordEnv); a.Password == "" {
+				return nil, nil, fmt.Errorf("zookeeper.acl[%d].password_env: environment variable %s is empty", i, e.PasswordEnv)
+			}
+		}
+		acl = append(acl, a)
+	}
+	return auth, acl, nil
+}
+
+// verifyTimeout bounds the wait for ZooKeeper's answer on a registry's
+// credentials when its session is first opened. A registry that does not
+// answer in time is used all the same (the gateway must start while
+// ZooKeeper is down); its credentials are then checked at its first
+// session and, if refused, every watch on it reports so.
+const verifyTimeout = 5 * time.Second
 
 // registry returns the shared session for reg, opening it once.
 func (d *zkDiscovery) registry(reg *mapping.Registry) (*zookeeper.Registry, error) {
@@ -60,7 +116,11 @@ func (d *zkDiscovery) registry(reg *mapping.Registry) (*zookeeper.Registry, erro
 	if z == nil {
 		return nil, fmt.Errorf("registry %q: want a zookeeper section, got none", reg.Name)
 	}
-	key := zkKey(z)
+	auth, acl, err := zkSecurity(z)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %w", reg.Name, err)
+	}
+	key := zkKey(z, auth, acl)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -69,9 +129,26 @@ func (d *zkDiscovery) registry(reg *mapping.Registry) (*zookeeper.Registry, erro
 	if r := d.regs[key]; r != nil {
 		return r, nil
 	}
-	r, err := zookeeper.New(zookeeper.Options{Servers: z.Servers, Root: z.Root, SessionTimeout: z.SessionTimeout, Logger: d.log})
+	r, err := zookeeper.New(zookeeper.Options{
+		Servers: z.Servers, Root: z.Root, SessionTimeout: z.SessionTimeout,
+		Auth: auth, ACL: acl, Logger: d.log.With("registry", reg.Name),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: zookeeper %v: %w", reg.Name, z.Servers, err)
+	}
+	if auth != nil {
+		// A wrong password refuses the start (or the reload), rather than
+		// letting every read be refused later.
+		ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+		err := r.Verify(ctx)
+		cancel()
+		switch {
+		case generic.CodeOf(err) == generic.CodeUnavailable:
+			d.log.Warn("zookeeper credentials not checked yet: no session within the time allowed; they are checked at the first session", "registry", reg.Name, "user", auth.User, "wait", verifyTimeout)
+		case err != nil:
+			r.Close()
+			return nil, fmt.Errorf("registry %q: %w", reg.Name, err)
+		}
 	}
 	d.regs[key] = r
 	return r, nil

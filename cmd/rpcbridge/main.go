@@ -33,14 +33,15 @@ const usage = `rpcbridge: HTTP/JSON to gRPC, Dubbo, Thrift, Tars and HTTP backen
 
 usage:
   rpcbridge serve -c gateway.yaml      run the gateway
-  rpcbridge serve -config-zk HOST:PORT [-group G]
+  rpcbridge serve -config-zk HOST:PORT [-group G] [-zk-user U -zk-password-env VAR]
                                        run the gateway on the config kept in ZooKeeper
   rpcbridge validate -c gateway.yaml   check a config and print every problem
   rpcbridge describe -c gateway.yaml [SERVICE ...]
                                        print services' methods and types as JSON
   rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G]
+          [-zk-user U -zk-password-env VAR] [-zk-acl digest:U:all,world:read]
                                        validate a config and store it for every replica
-  rpcbridge config get -zk HOST:PORT [-group G]
+  rpcbridge config get -zk HOST:PORT [-group G] [-zk-user U -zk-password-env VAR]
                                        print the stored config and its version
   rpcbridge demo [-listen ADDR] [-admin ADDR] [-dir DIR]
                                        run the gateway on built-in sample backends
@@ -159,6 +160,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	zkServers := fs.String("config-zk", "", "take the config from ZooKeeper (comma-separated host:port) instead of -c")
 	zkRoot := fs.String("zk-root", "/rpcbridge", "ZooKeeper root of the stored config")
 	group := fs.String("group", "default", "config group this replica pulls")
+	zkAuth := addZKAuthFlags(fs, false)
 	listen := fs.String("listen", "", "override server.listen")
 	adminAddr := fs.String("admin", "", "override server.admin")
 	pprof := fs.Bool("pprof", false, "serve Go's profiler on the control plane under /debug/pprof/")
@@ -192,7 +194,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer disc.Close()
 	opts := gateway.Options{Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
 	if *zkServers != "" {
-		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, override, *pprof)
+		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, zkAuth, override, *pprof)
 	}
 	cfg, raw, err := loadConfig(*path)
 	if err != nil {

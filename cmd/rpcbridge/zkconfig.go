@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
@@ -30,11 +32,105 @@ func parseStored(sc *zookeeper.StoredConfig) (*mapping.Config, error) {
 	return cfg, nil
 }
 
+// zkAuthFlags are the flags that make a command authenticate to
+// ZooKeeper and, for the commands that write, the ACL of the nodes they
+// create. They mirror registries[].zookeeper.auth and acl.
+type zkAuthFlags struct {
+	user, passwordEnv string
+	acl               []string // -zk-acl values, each a comma-separated list
+}
+
+// addZKAuthFlags defines -zk-user and -zk-password-env on fs, and -zk-acl
+// (repeatable) when withACL.
+func addZKAuthFlags(fs *flag.FlagSet, withACL bool) *zkAuthFlags {
+	f := &zkAuthFlags{}
+	fs.StringVar(&f.user, "zk-user", "", "ZooKeeper digest user to authenticate as (with -zk-password-env)")
+	fs.StringVar(&f.passwordEnv, "zk-password-env", "", "environment variable holding -zk-user's password")
+	if withACL {
+		fs.Func("zk-acl", "ACL of the nodes this command creates: comma-separated entries `digest:USER:PERMS[:PASSWORD_ENV]` or world:PERMS, PERMS all or read,write,create,delete,admin (PASSWORD_ENV, the variable holding USER's password, is needed unless USER is -zk-user); repeatable; default the open ACL world:anyone:all", func(v string) error {
+			f.acl = append(f.acl, v)
+			return nil
+		})
+	}
+	return f
+}
+
+// security reads the passwords the flags name and returns the registry's
+// Auth and ACL.
+func (f *zkAuthFlags) security() (*zookeeper.Auth, []zookeeper.ACL, error) {
+	var auth *zookeeper.Auth
+	switch {
+	case f.user == "" && f.passwordEnv != "":
+		return nil, nil, errors.New("-zk-password-env: want -zk-user too")
+	case f.user != "" && f.passwordEnv == "":
+		return nil, nil, errors.New("-zk-user: want -zk-password-env too, naming the environment variable that holds the password")
+	case f.user != "":
+		pw := os.Getenv(f.passwordEnv)
+		if pw == "" {
+			return nil, nil, fmt.Errorf("-zk-password-env: environment variable %s is empty", f.passwordEnv)
+		}
+		auth = &zookeeper.Auth{User: f.user, Password: pw}
+	}
+	var acl []zookeeper.ACL
+	for _, v := range f.acl {
+		entries, err := parseACLFlag(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-zk-acl %q: %w", v, err)
+		}
+		acl = append(acl, entries...)
+	}
+	return auth, acl, nil
+}
+
+// parseACLFlag reads one -zk-acl value: entries digest:USER:PERMS,
+// digest:USER:PERMS:PASSWORD_ENV and world:PERMS joined by commas. PERMS
+// may itself be a comma list (read,create): a piece that does not start
+// with "digest:" or "world:" continues the entry before it. Passwords are
+// read from the environment here.
+func parseACLFlag(v string) ([]zookeeper.ACL, error) {
+	var raw []string
+	for piece := range strings.SplitSeq(v, ",") {
+		piece = strings.TrimSpace(piece)
+		if strings.HasPrefix(piece, "digest:") || strings.HasPrefix(piece, "world:") || len(raw) == 0 {
+			raw = append(raw, piece)
+		} else {
+			raw[len(raw)-1] += "," + piece
+		}
+	}
+	var out []zookeeper.ACL
+	for _, e := range raw {
+		f := strings.Split(e, ":")
+		switch {
+		case f[0] == "world" && len(f) == 2:
+			out = append(out, zookeeper.ACL{Scheme: "world", Perms: f[1]})
+		case f[0] == "digest" && (len(f) == 3 || len(f) == 4):
+			a := zookeeper.ACL{Scheme: "digest", User: f[1], Perms: f[2]}
+			if len(f) == 4 {
+				if a.Password = os.Getenv(f[3]); a.Password == "" {
+					return nil, fmt.Errorf("%s: environment variable %s is empty", e, f[3])
+				}
+			}
+			out = append(out, a)
+		default:
+			return nil, fmt.Errorf("entry %q: want digest:USER:PERMS[:PASSWORD_ENV] or world:PERMS", e)
+		}
+		if _, err := zookeeper.ParsePerms(out[len(out)-1].Perms); err != nil {
+			return nil, fmt.Errorf("entry %q: perms: %w", e, err)
+		}
+	}
+	return out, nil
+}
+
 // serveFromZooKeeper runs the gateway on the config stored for group and
 // applies every new version pushed there; a version that does not validate
-// or build is logged and the one in force stays.
-func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group string, override func(*mapping.Config), pprof bool) error {
-	reg, err := zookeeper.New(zookeeper.Options{Servers: servers, Root: root, Logger: log})
+// or build is logged and the one in force stays. zf authenticates the
+// session that reads the config.
+func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group string, zf *zkAuthFlags, override func(*mapping.Config), pprof bool) error {
+	auth, _, err := zf.security()
+	if err != nil {
+		return err
+	}
+	reg, err := zookeeper.New(zookeeper.Options{Servers: servers, Root: root, Auth: auth, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -44,7 +140,7 @@ func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Opti
 	sc, err := reg.GetConfig(gctx, group)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("-config-zk %s: %w", strings.Join(servers, ","), err)
 	}
 	cfg, err := parseStored(sc)
 	if err != nil {
@@ -96,10 +192,15 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	servers := fs.String("zk", "127.0.0.1:2181", "ZooKeeper servers, comma-separated host:port")
 	root := fs.String("zk-root", "/rpcbridge", "ZooKeeper root")
 	group := fs.String("group", "default", "config group")
+	zf := addZKAuthFlags(fs, args[0] != "get")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	reg, err := zookeeper.New(zookeeper.Options{Servers: strings.Split(*servers, ","), Root: *root, Logger: slog.New(slog.DiscardHandler)})
+	auth, acl, err := zf.security()
+	if err != nil {
+		return err
+	}
+	reg, err := zookeeper.New(zookeeper.Options{Servers: strings.Split(*servers, ","), Root: *root, Auth: auth, ACL: acl, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -123,6 +224,13 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%s: not pushed: %w", *path, err)
 	}
 	v, err := reg.PushConfig(ctx, *group, raw)
+	if generic.CodeOf(err) == generic.CodePermissionDenied {
+		hint := "authenticate as a principal that ACL lets write, with -zk-user and -zk-password-env"
+		if auth != nil {
+			hint = "check -zk-user and its password, and that ACL"
+		}
+		return fmt.Errorf("%s: not pushed: %w (%s)", *path, err, hint)
+	}
 	if err != nil {
 		return err
 	}

@@ -173,18 +173,35 @@ func (r *Registry) Principal() string {
 }
 
 // refused turns ZooKeeper's NoAuth for op (create, change, delete, read,
-// list) on path into a PERMISSION_DENIED error naming the node and the
-// principal; errors.Is(err, zk.ErrNoAuth) stays true. Other errors are
+// list) on path into a PERMISSION_DENIED error naming the node, the
+// principal and the ACL that refused (a node's parent for create and
+// delete); errors.Is(err, zk.ErrNoAuth) stays true. Other errors are
 // returned as they are.
 func (r *Registry) refused(op, path string, err error) error {
 	if !errors.Is(err, zk.ErrNoAuth) {
 		return err
 	}
+	acl, perm := path, "read"
+	switch op {
+	case "create", "delete":
+		acl, perm = parentPath(path), op
+	case "change":
+		perm = "write"
+	}
 	return &generic.Error{
 		Code:    generic.CodePermissionDenied,
-		Message: fmt.Sprintf("zookeeper refused to %s %s for %s: the node's ACL does not grant it", op, path, r.Principal()),
+		Message: fmt.Sprintf("zookeeper refused to %s %s for %s: the ACL of %s does not grant it %s", op, path, r.Principal(), acl, perm),
 		Err:     err,
 	}
+}
+
+// parentPath is the node above path ("/" above a top-level node).
+func parentPath(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
 }
 
 // rootPath is <root>, "/" when the root is the top.
