@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -100,6 +101,9 @@ type Options struct {
 	// Metrics is where the gateway registers its Prometheus collectors;
 	// nil creates a private registry (served on /metrics either way).
 	Metrics *prometheus.Registry
+	// AccessLog, when set, receives the access log instead of the path
+	// server.access_log names (tests).
+	AccessLog io.Writer
 	// Source describes where the config came from, for /admin/config.
 	Source string
 	// Build describes the binary, for /admin/config and
@@ -143,6 +147,9 @@ type Gateway struct {
 	nonces *nonceStore
 	// mirrors send mirrored copies; they outlive reloads.
 	mirrors *mirrors
+	// access writes the access log (nil when off); a reload that changes
+	// server.access_log replaces it.
+	access atomic.Pointer[accessLog]
 
 	retireMu sync.Mutex
 	retiring []retiring // clusters a reload replaced, closed after a grace
@@ -252,7 +259,30 @@ func (g *Gateway) Reload(cfg *mapping.Config, raw []byte) error {
 		outcome = "error"
 	}
 	g.metrics.reloads.WithLabelValues(outcome).Inc()
+	if err == nil {
+		err = g.applyAccessLog(cfg.Server.AccessLog)
+	}
 	return err
+}
+
+// applyAccessLog starts, replaces or stops the access-log writer when
+// server.access_log changed.
+func (g *Gateway) applyAccessLog(c mapping.AccessLog) error {
+	cur := g.access.Load()
+	if cur == nil && !c.Enabled || cur != nil && cur.cfg == c {
+		return nil
+	}
+	var next *accessLog
+	if c.Enabled {
+		var err error
+		if next, err = newAccessLog(c, g.opts.AccessLog, g.metrics); err != nil {
+			return fmt.Errorf("server.access_log: %w", err)
+		}
+	}
+	if old := g.access.Swap(next); old != nil {
+		old.close()
+	}
+	return nil
 }
 
 func (g *Gateway) reload(cfg *mapping.Config, raw []byte) error {
@@ -436,6 +466,9 @@ func (g *Gateway) Close() error {
 		r.run()
 	}
 	g.mirrors.close()
+	if a := g.access.Swap(nil); a != nil {
+		a.close()
+	}
 	st := g.state.Load()
 	if st != nil {
 		for _, c := range st.clusters {

@@ -35,6 +35,7 @@ type target struct {
 	how     string // route | sdk | serviceName | scTag | direct
 	keyName string // the caller, when authenticated: an API key's name, "jwt:<sub>", "hmac:<app>"
 	split   string // the side of a split service the call took (a tag, or "default")
+	attempt attemptInfo
 	// identity are headers for the backend from the caller's verified
 	// credentials (JWT claims, the client certificate's subject).
 	identity map[string]string
@@ -71,7 +72,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(rc.ran) > 0 {
 			rc.finish(rw.statusCode())
 		}
-		g.observe(r, rw, rc.t, start, st)
+		g.observe(r, rw, rc.t, start, st, rc)
 		g.finishSpan(span, rw, rc.t)
 	}()
 	if rc.run(st.chains.edge, 0, identityStage) {
@@ -182,7 +183,7 @@ func (g *Gateway) invoke(rc *reqCtx) {
 	c := t.cluster
 	pr := pickRequest{
 		tag: r.Header.Get(st.cfg.Server.TagHeader), hashKey: hashKey(t, r, q),
-		retries: retries, idempotent: idempotent, started: sw.isStarted,
+		retries: retries, idempotent: idempotent, started: sw.isStarted, info: &t.attempt,
 	}
 	if rc := t.svc.Retry; rc != nil {
 		pr.perTry, pr.backoff, pr.maxBackoff = rc.PerTryTimeout, rc.Backoff, rc.MaxBackoff

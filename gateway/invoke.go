@@ -45,6 +45,14 @@ type pickRequest struct {
 	// perTry bounds each attempt within ctx (0: none); backoff waits
 	// before the first retry, doubling up to maxBackoff, with jitter.
 	perTry, backoff, maxBackoff time.Duration
+	// info, when set, learns the last instance tried and the tries.
+	info *attemptInfo
+}
+
+// attemptInfo is what the access log tells of a call's attempts.
+type attemptInfo struct {
+	instance string
+	tries    int
 }
 
 // invoke runs the call with retries on other instances.
@@ -105,6 +113,9 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 			}
 		}
 		tried = append(tried, in)
+		if pr.info != nil {
+			pr.info.instance, pr.info.tries = in.Address, pr.info.tries+1
+		}
 		m := s.byAddr[in.Address]
 		m.inflight.Add(1)
 		actx, span := c.tracing.attemptSpan(ctx, c, call, in.Address)

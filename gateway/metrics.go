@@ -27,9 +27,10 @@ type metrics struct {
 	authLocked   prometheus.Counter
 	// authRefused counts refusals by scheme (api_key, jwt, hmac, ip) and
 	// reason (a fixed set per scheme).
-	authRefused *prometheus.CounterVec
-	backendDur  *prometheus.HistogramVec
-	reloads     *prometheus.CounterVec
+	authRefused   *prometheus.CounterVec
+	backendDur    *prometheus.HistogramVec
+	accessDropped prometheus.Counter
+	reloads       *prometheus.CounterVec
 	// Traffic control.
 	circuit  *prometheus.GaugeVec   // service -> 0 closed, 1 open, 2 half-open
 	split    *prometheus.CounterVec // service, side
@@ -61,6 +62,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "rpcbridge_backend_duration_seconds", Help: "Latency of each attempt at a backend, by service and protocol.",
 			Buckets: latencyBuckets,
 		}, []string{"service", "protocol"}),
+		accessDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rpcbridge_access_log_dropped_total", Help: "Access-log lines dropped because the writer's queue was full.",
+		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rpcbridge_config_reloads_total", Help: "Config generations applied (ok) or refused (error).",
 		}, []string{"outcome"}),
@@ -102,7 +106,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"service", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.unmatched, m.unregistered, m.version, m.connOpen, m.connRejected, m.authLocked, m.authRefused,
-		m.circuit, m.split, m.mirrored, m.fallback, m.retries, m.backendDur, m.reloads} {
+		m.circuit, m.split, m.mirrored, m.fallback, m.retries, m.backendDur, m.reloads, m.accessDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -128,7 +132,7 @@ func (m *metrics) configVersion(v string) {
 }
 
 // observe records one finished request in metrics and the access log.
-func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start time.Time, st *state) {
+func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start time.Time, st *state, rc *reqCtx) {
 	elapsed := time.Since(start)
 	svc, method, proto := "", "", ""
 	if t != nil {
@@ -143,14 +147,8 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	}
 	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(svc, method, proto).Observe(elapsed.Seconds())
-	if st.cfg.Server.AccessLog {
-		api, split := "", ""
-		if t != nil {
-			api, split = generic.Clip(t.method), t.split
-		}
-		g.log.Info("access", "method", generic.Clip(r.Method), "path", generic.Clip(r.URL.Path), "status", status,
-			"service", svc, "api", api, "split", split, "fallback", w.Header().Get("X-Rpcbridge-Fallback"), "bytes", w.bytes, "duration", elapsed.String(),
-			"remote", r.RemoteAddr, "request_id", generic.Clip(r.Header.Get("X-Request-Id")))
+	if a := g.access.Load(); a != nil {
+		g.logAccess(a, r, w, t, start, status, rc.clientKey())
 	}
 }
 

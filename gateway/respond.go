@@ -16,6 +16,7 @@ type statusWriter struct {
 	status int
 	wrote  bool
 	bytes  int
+	code   generic.Code // the error code of an error reply
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -52,6 +53,9 @@ func (w *statusWriter) statusCode() int {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeError(w http.ResponseWriter, e *generic.Error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.code = e.Code
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")

@@ -53,9 +53,9 @@ type Server struct {
 	RegisteredOnly bool `yaml:"registered_only"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// AccessLog writes one structured log line per request. Default false.
-	AccessLog bool  `yaml:"access_log"`
-	CORS      *CORS `yaml:"cors"`
+	// AccessLog writes one JSON line per request (see AccessLog).
+	AccessLog AccessLog `yaml:"access_log"`
+	CORS      *CORS     `yaml:"cors"`
 	// Auth requires an API key on every data-plane request, except to
 	// services marked public. Absent: no authentication.
 	Auth *Auth `yaml:"auth"`
@@ -558,6 +558,7 @@ func (c *Config) ApplyDefaults() {
 		c.Routes[i].RateLimit.applyDefaults()
 	}
 	c.applyEdgeDefaults()
+	c.Server.AccessLog.applyDefaults()
 	c.applyTrafficDefaults()
 	if c.Server.WriteTimeout == 0 {
 		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second

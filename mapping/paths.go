@@ -5,6 +5,7 @@ package mapping
 // the config file's folder, unless they are absolute.
 func (c *Config) ResolvePaths(dir string) {
 	c.Server.TLS.resolvePaths(dir)
+	c.Server.AccessLog.resolvePaths(dir)
 	c.Server.AdminTLS.resolvePaths(dir)
 	if c.Server.Auth != nil {
 		c.Server.Auth.JWT.resolvePaths(dir)

@@ -50,7 +50,15 @@ var (
 	durationType  = reflect.TypeOf(time.Duration(0))
 	nodeType      = reflect.TypeOf(yaml.Node{})
 	unmarshalType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	checkerType   = reflect.TypeOf((*yamlChecker)(nil)).Elem()
 )
+
+// yamlChecker is implemented by config types that decode themselves
+// (UnmarshalYAML) but take part in the strict check: their problems are
+// reported with the others.
+type yamlChecker interface {
+	checkYAML(s *strictChecker, n *yaml.Node, where string)
+}
 
 func (s *strictChecker) add(n *yaml.Node, where, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
@@ -74,6 +82,10 @@ func (s *strictChecker) check(n *yaml.Node, t reflect.Type, where string) {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	if reflect.PointerTo(t).Implements(checkerType) {
+		reflect.New(t).Interface().(yamlChecker).checkYAML(s, n, where)
 		return
 	}
 	if t == nodeType || reflect.PointerTo(t).Implements(unmarshalType) || t.Kind() == reflect.Interface {

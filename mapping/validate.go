@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateLimits(add)
 	c.validateEdge(add)
+	c.Server.AccessLog.validate(add)
 
 	if a := c.Server.Auth; a != nil {
 		if len(a.Keys) == 0 && a.JWT == nil && a.HMAC == nil {

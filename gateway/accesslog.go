@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rpcbridge/rpcbridge/generic"
+	"github.com/rpcbridge/rpcbridge/mapping"
+)
+
+// accessLog writes one JSON line per request from a background writer: a
+// request only puts its line on a bounded queue; when the queue is full
+// the line is dropped and counted (rpcbridge_access_log_dropped_total).
+type accessLog struct {
+	cfg    mapping.AccessLog
+	ch     chan []byte
+	done   chan struct{}
+	closer io.Closer
+	m      *metrics
+	mu     sync.RWMutex // guards closed against adds
+	closed bool
+}
+
+// newAccessLog starts the writer for cfg; out, when set, replaces the
+// configured path (tests).
+func newAccessLog(cfg mapping.AccessLog, out io.Writer, m *metrics) (*accessLog, error) {
+	a := &accessLog{cfg: cfg, ch: make(chan []byte, max(cfg.Buffer, 1)), done: make(chan struct{}), m: m}
+	w := out
+	if w == nil {
+		switch cfg.Path {
+		case "stdout":
+			w = os.Stdout
+		case "stderr":
+			w = os.Stderr
+		default:
+			f, err := os.OpenFile(cfg.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return nil, err
+			}
+			w, a.closer = f, f
+		}
+	}
+	go a.run(w)
+	return a, nil
+}
+
+func (a *accessLog) run(w io.Writer) {
+	defer close(a.done)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for line := range a.ch {
+		bw.Write(line)
+		if len(a.ch) == 0 {
+			bw.Flush()
+		}
+	}
+	bw.Flush()
+}
+
+// close writes what is queued and stops the writer.
+func (a *accessLog) close() {
+	a.mu.Lock()
+	a.closed = true
+	close(a.ch)
+	a.mu.Unlock()
+	<-a.done
+	if a.closer != nil {
+		a.closer.Close()
+	}
+}
+
+func (a *accessLog) add(line []byte) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		return
+	}
+	select {
+	case a.ch <- line:
+	default:
+		a.m.accessDropped.Inc()
+	}
+}
+
+// accessLine is one request, as logged.
+type accessLine struct {
+	Time       string  `json:"time"`
+	TraceID    string  `json:"trace_id,omitempty"`
+	SpanID     string  `json:"span_id,omitempty"`
+	ClientIP   string  `json:"client_ip"`
+	Method     string  `json:"method"`
+	Path       string  `json:"path"`
+	Route      string  `json:"route,omitempty"`
+	Service    string  `json:"service,omitempty"`
+	Protocol   string  `json:"protocol,omitempty"`
+	RPCMethod  string  `json:"rpc_method,omitempty"`
+	Instance   string  `json:"instance,omitempty"`
+	Status     int     `json:"status"`
+	ErrorCode  string  `json:"error_code,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	BytesIn    int64   `json:"bytes_in"`
+	BytesOut   int     `json:"bytes_out"`
+	Retries    int     `json:"retries"`
+	Split      string  `json:"split,omitempty"`
+	Fallback   string  `json:"fallback,omitempty"`
+	RequestID  string  `json:"request_id,omitempty"`
+}
+
+// logAccess queues the request's line (sampled).
+func (g *Gateway) logAccess(a *accessLog, r *http.Request, w *statusWriter, t *target, start time.Time, status int, client string) {
+	if a.cfg.Sample < 1 && rand.Float64() >= a.cfg.Sample {
+		return
+	}
+	l := accessLine{
+		Time: start.UTC().Format(time.RFC3339Nano), ClientIP: client, Method: generic.Clip(r.Method),
+		Path: generic.Clip(r.URL.Path), Status: status, ErrorCode: string(w.code),
+		DurationMS: float64(time.Since(start).Microseconds()) / 1000, BytesIn: max(r.ContentLength, 0), BytesOut: w.bytes,
+		Fallback: w.Header().Get("X-Rpcbridge-Fallback"), RequestID: generic.Clip(r.Header.Get("X-Request-Id")),
+	}
+	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+		l.TraceID, l.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
+	if t != nil {
+		l.Service, l.Protocol, l.RPCMethod, l.Split = t.svc.Name, t.svc.Protocol, generic.Clip(t.method), t.split
+		l.Route, l.Instance, l.Retries = t.how, t.attempt.instance, max(t.attempt.tries-1, 0)
+		if t.route != nil {
+			l.Route = t.route.Match.Path + t.route.Match.Prefix
+		}
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return
+	}
+	a.add(append(b, '\n'))
+}
