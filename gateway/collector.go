@@ -13,6 +13,7 @@ import (
 type stateCollector struct {
 	g                                                      *Gateway
 	instances, inflight, backendCalls, ejections, schemaFx *prometheus.Desc
+	registryUp                                             *prometheus.Desc
 }
 
 // instanceStates are the states rpcbridge_instances reports, each always
@@ -26,11 +27,12 @@ func newStateCollector(g *Gateway) *stateCollector {
 		backendCalls: prometheus.NewDesc("rpcbridge_backend_requests_total", "Attempts at a backend instance by outcome (ok, error).", []string{"service", "instance", "outcome"}, nil),
 		ejections:    prometheus.NewDesc("rpcbridge_ejections_total", "Instances of a service ejected as outliers.", []string{"service"}, nil),
 		schemaFx:     prometheus.NewDesc("rpcbridge_schema_refreshes_total", "Schema fetches of a service by outcome (ok, error).", []string{"service", "outcome"}, nil),
+		registryUp:   prometheus.NewDesc("rpcbridge_registry_connected", "1 while the gateway's session with a registry is up.", []string{"registry"}, nil),
 	}
 }
 
 func (sc *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sc.instances, sc.inflight, sc.backendCalls, sc.ejections, sc.schemaFx} {
+	for _, d := range []*prometheus.Desc{sc.instances, sc.inflight, sc.backendCalls, sc.ejections, sc.schemaFx, sc.registryUp} {
 		ch <- d
 	}
 }
@@ -45,6 +47,18 @@ func (sc *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	if cr, ok := sc.g.opts.Discovery.(ConnectionReporter); ok {
+		for i := range st.cfg.Registries {
+			reg := &st.cfg.Registries[i]
+			if up, known := cr.RegistryConnected(reg); known {
+				v := 0.0
+				if up {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(sc.registryUp, prometheus.GaugeValue, v, reg.Name)
+			}
+		}
+	}
 	for _, name := range names {
 		c := st.clusters[name]
 		counts := map[string]int{}

@@ -43,6 +43,14 @@ type Discovery interface {
 	Watch(ctx context.Context, svc *mapping.Service, reg *mapping.Registry) (registry.Watcher, error)
 }
 
+// ConnectionReporter is implemented by a Discovery that can tell whether
+// its session with a registry is up, for rpcbridge_registry_connected.
+// known is false for a registry it has not connected to (no service uses
+// it).
+type ConnectionReporter interface {
+	RegistryConnected(reg *mapping.Registry) (connected, known bool)
+}
+
 // DefinitionSource is implemented by a Discovery whose registries also
 // publish the definitions of the services they list (a Dubbo metadata
 // report). The gateway keeps the newest set per service and hands it to

@@ -39,8 +39,9 @@ type zkDiscovery struct {
 }
 
 var (
-	_ gateway.Discovery        = (*zkDiscovery)(nil)
-	_ gateway.DefinitionSource = (*zkDiscovery)(nil)
+	_ gateway.Discovery          = (*zkDiscovery)(nil)
+	_ gateway.DefinitionSource   = (*zkDiscovery)(nil)
+	_ gateway.ConnectionReporter = (*zkDiscovery)(nil)
 )
 
 func newZKDiscovery(log *slog.Logger) *zkDiscovery {
@@ -198,4 +199,24 @@ func (d *zkDiscovery) Close() error {
 		r.Close()
 	}
 	return nil
+}
+
+// RegistryConnected implements gateway.ConnectionReporter: whether the
+// session with reg's ZooKeeper is up, once a service has used it.
+func (d *zkDiscovery) RegistryConnected(reg *mapping.Registry) (connected, known bool) {
+	z := reg.ZooKeeper
+	if z == nil {
+		return false, false
+	}
+	auth, acl, err := zkSecurity(z)
+	if err != nil {
+		return false, false
+	}
+	d.mu.Lock()
+	r := d.regs[zkKey(z, auth, acl)]
+	d.mu.Unlock()
+	if r == nil {
+		return false, false
+	}
+	return r.Connected(), true
 }
