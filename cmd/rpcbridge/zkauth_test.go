@@ -246,3 +246,33 @@ func TestACLFlagParsing(t *testing.T) {
 		}
 	}
 }
+
+// A gateway with credentials starts while ZooKeeper is unreachable (the
+// check waits verifyTimeout at most), then checks them and follows the
+// instances once ZooKeeper answers.
+func TestGatewayWithCredentialsStartsWhileZooKeeperIsUnreachable(t *testing.T) {
+	setPrincipals(t)
+	zs := zktest.Start(t)
+	addr := startSecuredBackend(t, zs)
+	proxy := zktest.NewProxy(t, zs.Addr())
+	proxy.Cut()
+	cfg := writeConfig(t, expand(securedYAML, map[string]string{"zk": proxy.Addr(), "auth": gatewayAuthYAML}))
+	listen, admin := freeAddr(t), freeAddr(t)
+	t0 := time.Now()
+	_, stderr := runInBackground(t, "serve", "-c", cfg, "-listen", listen, "-admin", admin)
+	waitFor(t, "the gateway's control plane", verifyTimeout+10*time.Second, func() bool { c, _ := get("http://" + admin + "/healthz"); return c == 200 })
+	if d := time.Since(t0); d > verifyTimeout+5*time.Second {
+		t.Fatalf("start with ZooKeeper unreachable took %v, want about verifyTimeout (%v)", d, verifyTimeout)
+	}
+	if !strings.Contains(stderr.String(), "credentials not checked yet") {
+		t.Fatalf("log: got %q want a line saying the credentials are checked at the first session", stderr.String())
+	}
+	proxy.Restore()
+	waitFor(t, "the gateway routing once ZooKeeper answers", 20*time.Second, func() bool {
+		code, _ := get("http://" + listen + "/v1/people/1")
+		return code == 200
+	})
+	if _, body := get("http://" + admin + "/admin/services"); !strings.Contains(body, addr) {
+		t.Fatalf("/admin/services: got %s want the backend %s", body, addr)
+	}
+}

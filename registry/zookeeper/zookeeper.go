@@ -2,6 +2,8 @@
 // ZooKeeper. Instances live at <root>/services/<service>/instances/<host:port>
 // as ephemeral nodes whose data is the Instance JSON. WatchDubbo reads Dubbo
 // providers registered the Dubbo way, /dubbo/<interface>/providers/<url>.
+// A Registry can authenticate as a digest principal and put an ACL on the
+// nodes it creates (Options.Auth, Options.ACL; see auth.go).
 package zookeeper
 
 import (
