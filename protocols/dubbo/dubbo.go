@@ -158,6 +158,9 @@ func New(o Options) (*Protocol, error) {
 	}
 	// Keep the wrapped class of Java's org.apache GenericException.
 	hessian.RegisterPOJOMapping(apacheGenericException, &dhessian.GenericException{})
+	// Read exceptions of classes this process does not know, with their
+	// class and fields.
+	installExceptionReader()
 	// dubbo-go's logger is process-wide: lower its level in place (an
 	// atomic level; dubbo.NewInstance would replace the logger under
 	// running goroutines). It would log every Java exception as a warning.
@@ -697,14 +700,19 @@ func (p *Protocol) callError(ctx context.Context, err error, timeout time.Durati
 		}
 		e := &generic.Error{
 			Code:      generic.CodeBackendException,
-			Exception: ex.ExceptionClass,
-			Message:   ex.ExceptionMessage,
+			Exception: ex.class,
+			Message:   ex.message,
 			Err:       err,
 		}
 		if e.Message == "" {
-			e.Message = "the provider threw " + ex.ExceptionClass
+			e.Message = "the provider threw " + ex.class
 		}
-		if st, ok := p.o.ExceptionStatus[ex.ExceptionClass]; ok {
+		if len(ex.fields) > 0 {
+			if b, ferr := appendJSON(nil, ex.fields, p.o.KeepClass, 0); ferr == nil {
+				e.Fields = b
+			}
+		}
+		if st, ok := p.o.ExceptionStatus[ex.class]; ok {
 			e.Status = st
 		}
 		return e
@@ -733,9 +741,9 @@ func (p *Protocol) callError(ctx context.Context, err error, timeout time.Durati
 // (with those parameter types) does not exist: dubbo-go providers throw
 // java.lang.Throwable "\"m\" method is not found, service key: ...",
 // Java ones a java.lang.NoSuchMethodException.
-func noSuchMethod(ex *dhessian.GenericException) bool {
-	return ex.ExceptionClass == "java.lang.NoSuchMethodException" ||
-		ex.ExceptionClass == "java.lang.Throwable" && strings.Contains(ex.ExceptionMessage, " method is not found, service key: ")
+func noSuchMethod(ex *javaException) bool {
+	return ex.class == "java.lang.NoSuchMethodException" ||
+		ex.class == "java.lang.Throwable" && strings.Contains(ex.message, " method is not found, service key: ")
 }
 
 // tripleError classifies a Triple status.
@@ -771,18 +779,22 @@ func tripleError(err error, timeout time.Duration) *generic.Error {
 	return e
 }
 
-// exceptionOf finds a Java exception in err's chain.
-func exceptionOf(err error) *dhessian.GenericException {
+// exceptionOf finds a Java exception in err's chain: the one read from
+// the reply with its class and fields (see exceptionSerializer), or what
+// dubbo-go and hessian2 decoded.
+func exceptionOf(err error) *javaException {
 	for e := err; e != nil; {
 		switch x := e.(type) {
-		case *dhessian.GenericException:
+		case *javaException:
 			return x
+		case *dhessian.GenericException:
+			return &javaException{class: x.ExceptionClass, message: x.ExceptionMessage}
 		case dhessian.GenericException:
-			return &x
+			return &javaException{class: x.ExceptionClass, message: x.ExceptionMessage}
 		case *java_exception.DubboGenericException:
-			return &dhessian.GenericException{ExceptionClass: x.ExceptionClass, ExceptionMessage: x.ExceptionMessage}
+			return &javaException{class: x.ExceptionClass, message: x.ExceptionMessage}
 		case java_exception.Throwabler:
-			return &dhessian.GenericException{ExceptionClass: x.JavaClassName(), ExceptionMessage: x.Error()}
+			return &javaException{class: x.JavaClassName(), message: x.Error()}
 		}
 		if c, ok := e.(interface{ Cause() error }); ok && c.Cause() != nil && c.Cause() != e {
 			e = c.Cause()

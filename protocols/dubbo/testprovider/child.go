@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	hessian "github.com/apache/dubbo-go-hessian2"
 )
 
 // childEnv makes a test binary a provider process (see RunChildIfAsked).
@@ -38,6 +40,8 @@ func runChild(spec string) {
 			cfg.Registry = strings.TrimPrefix(f, "zk=")
 		}
 	}
+	// Only provider processes know the provider's own exception class.
+	hessian.RegisterPOJO(&BizException{})
 	prov, err := Start(cfg)
 	if err != nil {
 		fmt.Println("ERROR", err)

@@ -118,6 +118,41 @@ func (*ApacheGenericException) JavaClassName() string {
 // GetStackTrace implements java_exception.Throwabler.
 func (*ApacheGenericException) GetStackTrace() []java_exception.StackTraceElement { return nil }
 
+// BizException is the wire form of a Java provider's own exception class
+//
+//	package com.example;
+//	public class BizException extends RuntimeException {
+//	    private final int code;
+//	    ...
+//	}
+//
+// as Java's Hessian (JavaSerializer) writes it: an object with a class
+// definition listing the fields of the class and then of its
+// superclasses, primitive and java.lang-typed fields first (code,
+// Throwable's detailMessage and cause), then the others (stackTrace,
+// suppressedExceptions). A Throwable with no cause set has cause ==
+// this, written as a reference to the exception itself.
+//
+// Only provider processes started by StartChild register it (see
+// runChild): the process calling them, the gateway under test, has never
+// heard of the class.
+type BizException struct {
+	Code                 int32                              `hessian:"code"`
+	DetailMessage        string                             `hessian:"detailMessage"`
+	Cause                java_exception.Throwabler          `hessian:"cause"`
+	StackTrace           []java_exception.StackTraceElement `hessian:"stackTrace"`
+	SuppressedExceptions []java_exception.Throwabler        `hessian:"suppressedExceptions"`
+}
+
+// Error implements error.
+func (e *BizException) Error() string { return e.DetailMessage }
+
+// JavaClassName implements hessian.POJO.
+func (*BizException) JavaClassName() string { return "com.example.BizException" }
+
+// GetStackTrace implements java_exception.Throwabler.
+func (e *BizException) GetStackTrace() []java_exception.StackTraceElement { return e.StackTrace }
+
 // Register registers the service's POJOs and enum with hessian. It may be
 // called more than once.
 func Register() {
@@ -262,6 +297,23 @@ func (s *Service) FailApache(ctx context.Context, id int64) (string, error) {
 		ExceptionClass:   "java.lang.IllegalArgumentException",
 		ExceptionMessage: "bad id " + strconv.FormatInt(id, 10),
 	}
+}
+
+// Debit throws com.example.BizException (code 4001, "insufficient
+// balance") as a Java provider's own code would. Call it on a child
+// provider only (see BizException).
+func (s *Service) Debit(ctx context.Context, account string, amount int64) (string, error) {
+	e := &BizException{
+		Code:          4001,
+		DetailMessage: "insufficient balance",
+		StackTrace: []java_exception.StackTraceElement{
+			{DeclaringClass: "com.example.AccountService", MethodName: "debit", FileName: "AccountService.java", LineNumber: 42},
+			{DeclaringClass: "com.example.AccountFacade", MethodName: "pay", FileName: "AccountFacade.java", LineNumber: 17},
+		},
+		SuppressedExceptions: []java_exception.Throwabler{},
+	}
+	e.Cause = e
+	return "", e
 }
 
 // Slow sleeps for ms milliseconds.
