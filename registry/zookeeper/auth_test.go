@@ -335,12 +335,23 @@ func TestSessionExpiryReAuthenticatesAndWatchesKeepWorking(t *testing.T) {
 	w := watch(t, gw, "svc")
 	waitSet(t, w, 5*time.Second, "127.0.0.1:1001")
 
-	observer := authedConn(t, zs, "gateway", gatewayPW)
-	node := "/rb/services/svc/instances/127.0.0.1:1001"
+	// The gateway's session owns an ephemeral node too (under a parent
+	// open to all), so that its expiry shows on the server.
+	observer := authedConn(t, zs, "sdk", sdkPW)
+	for _, p := range []string{"/rb/services/probe", "/rb/services/probe/instances"} {
+		if _, err := observer.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+	}
+	if err := gw.Register(context.Background(), inst("probe", "127.0.0.1:9")); err != nil {
+		t.Fatalf("Register the gateway's probe: %v", err)
+	}
+	node, probe := "/rb/services/svc/instances/127.0.0.1:1001", "/rb/services/probe/instances/127.0.0.1:9"
 	proxy.Cut()
-	waitUntil(t, 15*time.Second, "the server expiring the backend's session (its node gone)", func() bool {
-		ok, _, err := observer.Exists(node)
-		return err == nil && !ok
+	waitUntil(t, 15*time.Second, "the server expiring both sessions (their nodes gone)", func() bool {
+		ok1, _, err1 := observer.Exists(node)
+		ok2, _, err2 := observer.Exists(probe)
+		return err1 == nil && err2 == nil && !ok1 && !ok2
 	})
 	proxy.Restore()
 	waitUntil(t, 15*time.Second, "both registries seeing their sessions expire", func() bool {
