@@ -156,7 +156,7 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 		st := g.state.Load()
 		writeJSON(w, 200, map[string]any{
 			"version": st.version, "loaded_at": st.loadedAt.UTC().Format(time.RFC3339Nano),
-			"source": g.opts.Source, "services": len(st.cfg.Services), "routes": st.table.Len(),
+			"source": g.source(), "services": len(st.cfg.Services), "routes": st.table.Len(),
 			"reloads": g.reloads.Load(), "yaml": string(mapping.Redact(st.raw)), "build": g.opts.Build,
 		})
 	})

@@ -43,6 +43,17 @@ type Discovery interface {
 	Watch(ctx context.Context, svc *mapping.Service, reg *mapping.Registry) (registry.Watcher, error)
 }
 
+// SetSource says where the config in force came from (for /admin/config),
+// e.g. which stored version a node runs and why.
+func (g *Gateway) SetSource(s string) { g.sourceNow.Store(&s) }
+
+func (g *Gateway) source() string {
+	if s := g.sourceNow.Load(); s != nil {
+		return *s
+	}
+	return g.opts.Source
+}
+
 // ConnectionReporter is implemented by a Discovery that can tell whether
 // its session with a registry is up, for rpcbridge_registry_connected.
 // known is false for a registry it has not connected to (no service uses
@@ -158,6 +169,9 @@ type Gateway struct {
 	// access writes the access log (nil when off); a reload that changes
 	// server.access_log replaces it.
 	access atomic.Pointer[accessLog]
+	// sourceNow, when set, says where the config in force came from
+	// (SetSource), instead of Options.Source.
+	sourceNow atomic.Pointer[string]
 
 	retireMu sync.Mutex
 	retiring []retiring // clusters a reload replaced, closed after a grace

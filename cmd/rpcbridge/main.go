@@ -33,19 +33,25 @@ const usage = `rpcbridge: HTTP/JSON to gRPC, Dubbo, Thrift, Tars and HTTP backen
 
 usage:
   rpcbridge serve -c gateway.yaml      run the gateway
-  rpcbridge serve -config-zk HOST:PORT [-group G] [-zk-user U -zk-password-env VAR]
+  rpcbridge serve -config-zk HOST:PORT [-group G] [-node NAME] [-zk-user U -zk-password-env VAR]
                                        run the gateway on the config kept in ZooKeeper
+                                       (NAME, default the host name, picks up staged versions)
   rpcbridge validate -c gateway.yaml   check a config and print every problem
   rpcbridge describe -c gateway.yaml [SERVICE ...]
                                        print services' methods and types as JSON
-  rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G]
+  rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G] [-nodes gw-1,gw-2]
           [-zk-user U -zk-password-env VAR] [-zk-acl digest:U:all,world:read]
                                        validate a config and store it for every replica
+                                       (with -nodes: for those gateway nodes only)
+  rpcbridge config promote|history -zk HOST:PORT [-group G] [...]
+                                       apply the staged version to every node; list versions
+  rpcbridge config rollback -zk HOST:PORT [-group G] [-to VERSION] [...]
+                                       go back to the previous version (or VERSION) everywhere
   rpcbridge config get -zk HOST:PORT [-group G] [-zk-user U -zk-password-env VAR]
                                        print the stored config and its version
   rpcbridge demo [-listen ADDR] [-admin ADDR] [-dir DIR]
                                        run the gateway on built-in sample backends
-  rpcbridge health [-admin ADDR] [-live]
+  rpcbridge health [-admin ADDR] [-live] [-ca FILE]
                                        exit 0 when a running gateway is ready (/readyz)
   rpcbridge version                    print the version
 `
@@ -160,6 +166,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	zkServers := fs.String("config-zk", "", "take the config from ZooKeeper (comma-separated host:port) instead of -c")
 	zkRoot := fs.String("zk-root", "/rpcbridge", "ZooKeeper root of the stored config")
 	group := fs.String("group", "default", "config group this replica pulls")
+	node := fs.String("node", hostname(), "this gateway node's name, for versions staged with `config push -nodes`")
 	zkAuth := addZKAuthFlags(fs, false)
 	listen := fs.String("listen", "", "override server.listen")
 	adminAddr := fs.String("admin", "", "override server.admin")
@@ -194,7 +201,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer disc.Close()
 	opts := gateway.Options{Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
 	if *zkServers != "" {
-		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, zkAuth, override, *pprof)
+		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, *node, zkAuth, override, *pprof)
 	}
 	cfg, raw, err := loadConfig(*path)
 	if err != nil {

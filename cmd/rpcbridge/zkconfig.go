@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
@@ -125,7 +126,7 @@ func parseACLFlag(v string) ([]zookeeper.ACL, error) {
 // applies every new version pushed there; a version that does not validate
 // or build is logged and the one in force stays. zf authenticates the
 // session that reads the config.
-func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group string, zf *zkAuthFlags, override func(*mapping.Config), pprof bool) error {
+func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group, node string, zf *zkAuthFlags, override func(*mapping.Config), pprof bool) error {
 	auth, _, err := zf.security()
 	if err != nil {
 		return err
@@ -135,41 +136,63 @@ func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Opti
 		return err
 	}
 	defer reg.Close()
-	opts.Source = "zookeeper:" + reg.ConfigPath(group)
+	sel := &configSelector{group: group, node: node, reg: reg}
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	sc, err := reg.GetConfig(gctx, group)
+	if err == nil {
+		sel.groupCfg = sc
+		if st, serr := reg.GetConfig(gctx, zookeeper.StagedGroup(group, node)); serr == nil {
+			sel.staged = st
+		}
+	}
 	cancel()
 	if err != nil {
 		return fmt.Errorf("-config-zk %s: %w", strings.Join(servers, ","), err)
 	}
+	sc, why := sel.want()
 	cfg, err := parseStored(sc)
 	if err != nil {
 		return fmt.Errorf("stored config %s: %w", sc.Version, err)
 	}
 	override(cfg)
+	opts.Source = why
 	g, err := gateway.New(cfg, []byte(sc.YAML), opts)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	log.Info("config from zookeeper", "path", reg.ConfigPath(group), "version", sc.Version)
-	apply := func(sc *zookeeper.StoredConfig) error {
+	log.Info("config from zookeeper", "source", why)
+	apply := func(sc *zookeeper.StoredConfig, why string) error {
 		cfg, err := parseStored(sc)
 		if err != nil {
 			return err
 		}
 		override(cfg)
-		return g.Reload(cfg, []byte(sc.YAML))
+		if err := g.Reload(cfg, []byte(sc.YAML)); err != nil {
+			return err
+		}
+		g.SetSource(why)
+		return nil
 	}
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go reg.WatchConfig(wctx, group, func(sc *zookeeper.StoredConfig) {
-		if err := apply(sc); err != nil {
+	// The group's config and the one staged for this node, both watched;
+	// each change applies the one that wins.
+	sel.inForce = sc.Version
+	sel.apply = func(sc *zookeeper.StoredConfig, why string) {
+		if err := apply(sc, why); err != nil {
 			log.Error("stored config refused; the old one stays in force", "version", sc.Version, "err", err)
 			return
 		}
-		log.Info("config applied", "version", sc.Version)
-	})
+		log.Info("config applied", "source", why)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	var watches sync.WaitGroup
+	defer func() {
+		stopWatch()
+		watches.Wait()
+	}()
+	watches.Add(2)
+	go func() { defer watches.Done(); reg.WatchConfig(wctx, group, sel.groupChanged) }()
+	go func() { defer watches.Done(); reg.WatchStaged(wctx, group, node, sel.stagedChanged) }()
 	reload := func() error {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -177,14 +200,76 @@ func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Opti
 		if err != nil {
 			return err
 		}
-		return apply(sc)
+		st, serr := reg.GetConfig(rctx, zookeeper.StagedGroup(group, node))
+		if serr != nil {
+			st = nil
+		}
+		sc, why := sel.reset(sc, st)
+		return apply(sc, why)
 	}
 	return serve(ctx, g, g.Config(), log, gateway.AdminOptions{Reload: reload, Pprof: pprof})
 }
 
+// configSelector picks, for one gateway node, between its group's config
+// and a version staged for the node: the staged one while there is one.
+type configSelector struct {
+	group, node string
+	reg         *zookeeper.Registry
+	apply       func(sc *zookeeper.StoredConfig, why string)
+
+	mu       sync.Mutex
+	groupCfg *zookeeper.StoredConfig
+	staged   *zookeeper.StoredConfig // nil or an empty YAML: follow the group
+	inForce  string
+}
+
+func (s *configSelector) groupChanged(sc *zookeeper.StoredConfig)  { s.set(&s.groupCfg, sc) }
+func (s *configSelector) stagedChanged(sc *zookeeper.StoredConfig) { s.set(&s.staged, sc) }
+
+func (s *configSelector) set(slot **zookeeper.StoredConfig, sc *zookeeper.StoredConfig) {
+	s.mu.Lock()
+	*slot = sc
+	want, why := s.wantLocked()
+	if want == nil || want.Version == s.inForce {
+		s.mu.Unlock()
+		return
+	}
+	s.inForce = want.Version
+	s.mu.Unlock()
+	s.apply(want, why)
+}
+
+// reset takes both configs as read now (the control plane's reload).
+func (s *configSelector) reset(groupCfg, staged *zookeeper.StoredConfig) (*zookeeper.StoredConfig, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groupCfg, s.staged = groupCfg, staged
+	want, why := s.wantLocked()
+	s.inForce = want.Version
+	return want, why
+}
+
+// want is the config the node runs, and why (for /admin/config).
+func (s *configSelector) want() (*zookeeper.StoredConfig, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wantLocked()
+}
+
+func (s *configSelector) wantLocked() (*zookeeper.StoredConfig, string) {
+	if s.staged != nil && s.staged.YAML != "" {
+		return s.staged, fmt.Sprintf("zookeeper:%s version %s, staged for node %s", s.reg.ConfigPath(zookeeper.StagedGroup(s.group, s.node)), s.staged.Version, s.node)
+	}
+	if s.groupCfg == nil {
+		return nil, ""
+	}
+	return s.groupCfg, fmt.Sprintf("zookeeper:%s version %s, the group's (node %s)", s.reg.ConfigPath(s.group), s.groupCfg.Version, s.node)
+}
+
 func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "push" && args[0] != "get") {
-		return fmt.Errorf("config: want push or get\n\n%s", usage)
+	writes := map[string]bool{"push": true, "promote": true, "rollback": true}
+	if len(args) == 0 || !writes[args[0]] && args[0] != "get" && args[0] != "history" {
+		return fmt.Errorf("config: want push, get, promote, history or rollback\n\n%s", usage)
 	}
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -192,7 +277,9 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	servers := fs.String("zk", "127.0.0.1:2181", "ZooKeeper servers, comma-separated host:port")
 	root := fs.String("zk-root", "/rpcbridge", "ZooKeeper root")
 	group := fs.String("group", "default", "config group")
-	zf := addZKAuthFlags(fs, args[0] != "get")
+	nodes := fs.String("nodes", "", "push: stage the config for these gateway nodes only (comma-separated serve -node names)")
+	to := fs.String("to", "", "rollback: the version to go back to (default the one before the version in force)")
+	zf := addZKAuthFlags(fs, writes[args[0]])
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -207,6 +294,35 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer reg.Close()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	switch args[0] {
+	case "promote":
+		v, err := reg.PromoteConfig(ctx, *group)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "promoted version %s to every node of %s\n", v, *group)
+		return nil
+	case "rollback":
+		v, err := reg.RollbackConfig(ctx, *group, *to)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rolled %s back to version %s on every node\n", *group, v)
+		return nil
+	case "history":
+		hist, err := reg.ConfigHistory(ctx, *group)
+		if err != nil {
+			return err
+		}
+		for _, h := range hist {
+			line := fmt.Sprintf("%s  %-12s  %s", h.PushedAt, h.Version, h.Action)
+			if len(h.Nodes) > 0 {
+				line += " " + strings.Join(h.Nodes, ",")
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		return nil
+	}
 	if args[0] == "get" {
 		sc, err := reg.GetConfig(ctx, *group)
 		if err != nil {
@@ -223,7 +339,12 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parseStored(&zookeeper.StoredConfig{YAML: string(raw)}); err != nil {
 		return fmt.Errorf("%s: not pushed: %w", *path, err)
 	}
-	v, err := reg.PushConfig(ctx, *group, raw)
+	var v string
+	if *nodes != "" {
+		v, err = reg.StageConfig(ctx, *group, strings.Split(*nodes, ","), raw)
+	} else {
+		v, err = reg.PushConfig(ctx, *group, raw)
+	}
 	if generic.CodeOf(err) == generic.CodePermissionDenied {
 		hint := "authenticate as a principal that ACL lets write, with -zk-user and -zk-password-env"
 		if auth != nil {
@@ -234,6 +355,19 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if *nodes != "" {
+		fmt.Fprintf(stdout, "staged %s as version %s for nodes %s of %s\n", *path, v, *nodes, *group)
+		return nil
+	}
 	fmt.Fprintf(stdout, "pushed %s as version %s to %s\n", *path, v, reg.ConfigPath(*group))
 	return nil
+}
+
+// hostname is the default node name of serve -node.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "node"
+	}
+	return h
 }

@@ -51,7 +51,19 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 		return "", generic.Errorf(generic.CodeInvalidArgument, "config is %d bytes encoded; ZooKeeper nodes hold about 1 MB", len(data))
 	}
 	path := r.ConfigPath(group)
-	err = r.call(ctx, func() error {
+	if err := r.writeNode(ctx, path, data); err != nil {
+		return "", err
+	}
+	if err := r.recordHistory(ctx, group, HistoryEntry{Action: "push", StoredConfig: sc}); err != nil {
+		r.log.Warn("config history not recorded", "group", group, "err", err)
+	}
+	return sc.Version, nil
+}
+
+// writeNode sets path to data, creating it (and its parents, with the
+// registry's ACL) when missing; it waits for a session while ctx lasts.
+func (r *Registry) writeNode(ctx context.Context, path string, data []byte) error {
+	err := r.call(ctx, func() error {
 		for {
 			if !r.Connected() {
 				select {
@@ -82,12 +94,12 @@ func (r *Registry) PushConfig(ctx context.Context, group string, yaml []byte) (s
 		}
 	})
 	if generic.CodeOf(err) == generic.CodePermissionDenied {
-		return "", err // names the node and the principal
+		return err // names the node and the principal
 	}
 	if err != nil {
-		return "", generic.Errorf(generic.CodeUnavailable, "zookeeper: writing %s: %w", path, err)
+		return generic.Errorf(generic.CodeUnavailable, "zookeeper: writing %s: %w", path, err)
 	}
-	return sc.Version, nil
+	return nil
 }
 
 // GetConfig reads group's config; NOT_FOUND when none was pushed.
@@ -161,10 +173,22 @@ func (r *Registry) getConfig(ctx context.Context, group string, watch bool) (*St
 // missing or unreadable (a principal its ACL does not let read it) is
 // logged, once per distinct problem, and read again every second.
 func (r *Registry) WatchConfig(ctx context.Context, group string, apply func(*StoredConfig)) {
+	r.watchConfig(ctx, group, apply, false)
+}
+
+// WatchStaged calls apply with the config staged for node of group each
+// time it changes: a version, or one with an empty YAML when the node
+// follows the group again. A node never staged is not an error.
+func (r *Registry) WatchStaged(ctx context.Context, group, node string, apply func(*StoredConfig)) {
+	r.watchConfig(ctx, StagedGroup(group, node), apply, true)
+}
+
+func (r *Registry) watchConfig(ctx context.Context, group string, apply func(*StoredConfig), quietMissing bool) {
 	last, lastErr := "", ""
 	for ctx.Err() == nil {
 		sc, ch, err := r.getConfig(ctx, group, true)
 		switch {
+		case err != nil && quietMissing && generic.CodeOf(err) == generic.CodeNotFound:
 		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
 			lastErr = err.Error()
 			r.log.Warn("config watch: the config in force stays", "group", group, "path", r.ConfigPath(group), "principal", r.Principal(), "err", err)
