@@ -29,6 +29,8 @@ type Config struct {
 	Services    []Service           `yaml:"services"`
 	ServiceSets map[string][]string `yaml:"service_sets"`
 	Routes      []Route             `yaml:"routes"`
+	// Telemetry configures trace export (mapping/telemetry.go).
+	Telemetry *Telemetry `yaml:"telemetry"`
 
 	// plugins decoded the protocol sections.
 	plugins Plugins
