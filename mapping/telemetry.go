@@ -6,7 +6,7 @@ import "time"
 type Telemetry struct {
 	// ServiceName is the service.name of the gateway's spans. Default
 	// rpcbridge (OTEL_SERVICE_NAME wins when set).
-	ServiceName string        `yaml:"service_name"`
+	ServiceName string       `yaml:"service_name"`
 	Traces      *TraceExport `yaml:"traces"`
 }
 
