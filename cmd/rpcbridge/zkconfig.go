@@ -287,6 +287,9 @@ func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if writes[args[0]] && len(acl) == 0 {
+		fmt.Fprintln(stderr, "rpcbridge: no -zk-acl: the nodes this command creates get ZooKeeper's open ACL (world:anyone, all permissions)")
+	}
 	reg, err := zookeeper.New(zookeeper.Options{Servers: strings.Split(*servers, ","), Root: *root, Auth: auth, ACL: acl, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
