@@ -12,9 +12,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/rpcbridge/rpcbridge/examples/people"
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
@@ -276,3 +279,68 @@ func TestGatewayWithCredentialsStartsWhileZooKeeperIsUnreachable(t *testing.T) {
 		t.Fatalf("/admin/services: got %s want the backend %s", body, addr)
 	}
 }
+
+// Every node config push (staged too), promote and rollback create
+// carries -zk-acl, and an unauthenticated promote or rollback is refused.
+func TestConfigCommandsPutTheirACLOnEveryNodeTheyCreate(t *testing.T) {
+	setPrincipals(t)
+	zs := zktest.Start(t)
+	dir := t.TempDir()
+	write := func(name, route string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("services: [{name: b, protocol: http, instances: [{address: 127.0.0.1:1}]}]\nroutes: [{match: {path: %s}, service: b, method: M}]\n", route)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	asConfig := []string{"-zk", zs.Addr(), "-zk-root", "/rbc", "-group", "edge", "-zk-user", "config", "-zk-password-env", "RB_TEST_ZK_CONFIG_PASSWORD",
+		"-zk-acl", "digest:config:all,digest:gateway:read:RB_TEST_ZK_GATEWAY_PASSWORD"}
+	for _, args := range [][]string{
+		{"push", "-c", write("v1.yaml", "/one")},
+		{"push", "-c", write("v2.yaml", "/two"), "-nodes", "gw-2"},
+		{"promote"},
+		{"rollback"},
+	} {
+		if code, out := runToEnd(t, 30*time.Second, append(append([]string{"config"}, args...), asConfig...)...); code != 0 {
+			t.Fatalf("config %v as config: exit %d %s", args, code, out)
+		}
+	}
+	want := []zk.ACL{zk.DigestACL(zk.PermAll, "config", "config-secret")[0], zk.DigestACL(zk.PermRead, "gateway", "gateway-secret")[0]}
+	conn, _, err := zk.Connect(zs.Servers(), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.AddAuth("digest", []byte("config:config-secret")); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(p string) int
+	walk = func(p string) int {
+		got, _, err := conn.GetACL(p)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ACL of %s: got %v, %v want %v", p, got, err, want)
+		}
+		kids, _, err := conn.Children(p)
+		if err != nil {
+			t.Fatalf("children of %s: %v", p, err)
+		}
+		n := 1
+		for _, k := range kids {
+			n += walk(p + "/" + k)
+		}
+		return n
+	}
+	if n := walk("/rbc"); n < 4 {
+		t.Fatalf("nodes under /rbc: got %d want at least /rbc, /rbc/config, the group and its history", n)
+	}
+	for _, cmd := range []string{"promote", "rollback"} {
+		code, out := runToEnd(t, 30*time.Second, "config", cmd, "-zk", zs.Addr(), "-zk-root", "/rbc", "-group", "edge")
+		if code != 1 || !strings.Contains(out, "for world:anyone") || !strings.Contains(out, "not authenticated") {
+			t.Errorf("unauthenticated config %s: got exit %d %s want exit 1, refused for world:anyone", cmd, code, out)
+		}
+	}
+}
+
+type zkQuiet struct{}
+
+func (zkQuiet) Printf(string, ...any) {}
