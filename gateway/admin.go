@@ -74,14 +74,19 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 			Protocol  string          `json:"protocol"`
 			Balancer  string          `json:"balancer"`
 			Circuit   string          `json:"circuit,omitempty"`
+			Discovery string          `json:"discovery_error,omitempty"`
 			InFlight  int64           `json:"in_flight,omitempty"`
 			Instances []instanceState `json:"instances"`
 		}
 		out := []svcJSON{}
 		for _, s := range st.cfg.Services {
 			c := st.clusters[s.Name]
-			out = append(out, svcJSON{Name: s.Name, Protocol: s.Protocol, Balancer: s.Balancer, Circuit: c.breaker.stateName(),
-				InFlight: c.active.Load(), Instances: c.instances()})
+			row := svcJSON{Name: s.Name, Protocol: s.Protocol, Balancer: s.Balancer, Circuit: c.breaker.stateName(),
+				InFlight: c.active.Load(), Instances: c.instances()}
+			if e := c.discoveryErr.Load(); e != nil {
+				row.Discovery = generic.Clip(*e)
+			}
+			out = append(out, row)
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		writeJSON(w, 200, map[string]any{"services": out})

@@ -58,6 +58,9 @@ type cluster struct {
 	maxConc int64
 	active  atomic.Int64 // calls in flight, counted when maxConc > 0
 	retried prometheus.Counter
+	// discoveryErr is the discovery watch's last error (nil once it
+	// delivers again), for /admin/services.
+	discoveryErr atomic.Pointer[string]
 	// Counted for /metrics (collector.go).
 	requests       atomic.Int64 // calls in flight through the gateway
 	ejectionsTotal atomic.Int64

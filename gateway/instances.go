@@ -33,6 +33,8 @@ func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
 					return
 				}
 				c.log.Warn("discovery watch failed; keeping the last instance set", "service", c.name, "err", err)
+				msg := err.Error()
+				c.discoveryErr.Store(&msg)
 				select {
 				case <-ctx.Done():
 					return
@@ -40,6 +42,7 @@ func (c *cluster) watch(ctx context.Context, w registry.Watcher) {
 				}
 				continue
 			}
+			c.discoveryErr.Store(nil)
 			c.mu.Lock()
 			c.found = list
 			c.mu.Unlock()

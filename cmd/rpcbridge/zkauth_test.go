@@ -129,8 +129,8 @@ func TestGatewayRoutesToAnSDKBackendUnderDigestACLs(t *testing.T) {
 	// A gateway without credentials cannot read the instances: it says
 	// which node and why, and routes nowhere.
 	anonCfg := writeConfig(t, expand(securedYAML, map[string]string{"zk": zs.Addr(), "auth": ""}))
-	listen2 := freeAddr(t)
-	_, stderr2 := runInBackground(t, "serve", "-c", anonCfg, "-listen", listen2, "-admin", freeAddr(t))
+	listen2, admin2 := freeAddr(t), freeAddr(t)
+	_, stderr2 := runInBackground(t, "serve", "-c", anonCfg, "-listen", listen2, "-admin", admin2)
 	want := "zookeeper refused to list /rb/services/people/instances for world:anyone (no auth)"
 	waitFor(t, "the unauthenticated gateway naming the node it may not read", 15*time.Second, func() bool {
 		return strings.Contains(stderr2.String(), want)
@@ -140,6 +140,9 @@ func TestGatewayRoutesToAnSDKBackendUnderDigestACLs(t *testing.T) {
 	}
 	if code, body := get("http://" + listen2 + "/v1/people/1"); code != 503 {
 		t.Fatalf("unauthenticated gateway: got %d %s want 503", code, body)
+	}
+	if _, body := get("http://" + admin2 + "/admin/services"); !strings.Contains(body, `"discovery_error":"`) || !strings.Contains(body, "refused to list /rb/services/people/instances") {
+		t.Fatalf("/admin/services of the unauthenticated gateway: got %s, want the service's discovery_error naming the node", body)
 	}
 }
 
