@@ -72,6 +72,8 @@ type reqCtx struct {
 	answered bool
 	// ran lists the filters with response hooks that ran.
 	ran []filter
+	// attrs give route conditions the request's headers, query and cookies.
+	attrs requestAttrs
 	// addr is the client's address (see proxies.clientAddr), once known.
 	addr    netip.Addr
 	addrSet bool

@@ -84,7 +84,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Routing decides the service and method once; authentication, rate
 	// limits and registered-only mode then decide on that service. A caller
 	// without a valid key learns nothing about routes.
-	t, err := g.resolve(r.Context(), st, r, rc.q)
+	rc.attrs = requestAttrs{r: r, q: rc.q}
+	t, err := g.resolve(r.Context(), st, r, rc.q, &rc.attrs)
 	rc.t = t
 	chain := st.chains.unrouted
 	if t != nil {
@@ -380,9 +381,9 @@ func hashKey(t *target, r *http.Request, q url.Values) string {
 // route table (exact path, template, longest prefix), then the serviceName
 // header or query parameter, then the scTag header's service set, then
 // the route-less form /{service}/{method}.
-func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url.Values) (*target, error) {
+func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url.Values, attrs mapping.RequestAttrs) (*target, error) {
 	path := r.URL.Path
-	m, code := st.table.Lookup(r.Method, r.Host, path)
+	m, code := st.table.LookupRequest(r.Method, r.Host, path, attrs)
 	if m != nil {
 		c := st.clusters[m.Route.Service]
 		t := &target{cluster: c, svc: c.svc, route: m.Route, method: m.Method, params: m.Params, how: "route"}

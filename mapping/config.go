@@ -315,6 +315,11 @@ type Match struct {
 	Methods []string `yaml:"methods" json:"methods,omitempty"`
 	// Host restricts the route to a Host header (port ignored).
 	Host string `yaml:"host" json:"host,omitempty"`
+	// Headers, Query and Cookies are conditions on the request, checked
+	// after the path matched (mapping/conditions.go).
+	Headers map[string]*Cond `yaml:"headers" json:"headers,omitempty"`
+	Query   map[string]*Cond `yaml:"query" json:"query,omitempty"`
+	Cookies map[string]*Cond `yaml:"cookies" json:"cookies,omitempty"`
 }
 
 // Load reads, strictly decodes and validates a config file, resolving

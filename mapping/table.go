@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -39,6 +40,7 @@ type entry struct {
 	host    string
 	prefix  bool
 	names   []string // template parameter names, in path order
+	conds   conditions
 }
 
 type node struct {
@@ -101,6 +103,7 @@ func NewTable(c *Config) (*Table, error) {
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		e := &entry{index: i, route: r, host: strings.ToLower(r.Match.Host)}
+		e.conds = compileConditions(&r.Match, fmt.Sprintf("routes[%d] (%s)", i, describe(r)), func(f string, a ...any) { p = append(p, fmt.Sprintf(f, a...)) })
 		for _, m := range r.Match.Methods {
 			e.methods = append(e.methods, strings.ToUpper(m))
 		}
@@ -149,20 +152,27 @@ func NewTable(c *Config) (*Table, error) {
 			continue
 		}
 		for _, o := range list {
-			if o.host == e.host && methodsOverlap(o.methods, e.methods) {
-				p = append(p, fmt.Sprintf("routes[%d] (%s) duplicates routes[%d] (%s)%s", i, describe(r), o.index, describe(o.route), overlapText(o.methods, e.methods)))
+			if o.host != e.host || !methodsOverlap(o.methods, e.methods) || o.conds.key() != e.conds.key() {
+				continue
 			}
+			if len(e.conds) > 0 {
+				p = append(p, fmt.Sprintf("routes[%d] (%s) can never match: routes[%d] (%s) has the same conditions%s and is tried first", i, describe(r), o.index, describe(o.route), overlapText(o.methods, e.methods)))
+				continue
+			}
+			p = append(p, fmt.Sprintf("routes[%d] (%s) duplicates routes[%d] (%s)%s", i, describe(r), o.index, describe(o.route), overlapText(o.methods, e.methods)))
 		}
 		store(append(list, e))
 		t.n++
 	}
-	// Host-specific entries first, so that they win.
+	// Host-specific entries first, so that they win; then those with more
+	// conditions; then config order.
 	sortHostFirst := func(l []*entry) {
-		for i := 1; i < len(l); i++ {
-			for j := i; j > 0 && l[j].host != "" && l[j-1].host == ""; j-- {
-				l[j], l[j-1] = l[j-1], l[j]
+		sort.SliceStable(l, func(i, j int) bool {
+			if (l[i].host != "") != (l[j].host != "") {
+				return l[i].host != ""
 			}
-		}
+			return len(l[i].conds) > len(l[j].conds)
+		})
 	}
 	t.root.walk(func(n *node) { sortHostFirst(n.entries); sortHostFirst(n.prefixes) })
 	if len(p) > 0 {
@@ -243,25 +253,34 @@ func (t *Table) Len() int { return t.n }
 // generic.CodeNotFound when no route's path matches, or nil and
 // generic.CodeMethodNotAllowed when a path matches but not its HTTP method.
 func (t *Table) Lookup(method, host, path string) (*RouteMatch, generic.Code) {
+	return t.LookupRequest(method, host, path, nil)
+}
+
+// LookupRequest is Lookup for routes with conditions: req gives the
+// request's headers, query and cookies (nil meets no condition). A path
+// that matches routes whose conditions the request does not meet is
+// NOT_FOUND.
+func (t *Table) LookupRequest(method, host, path string, req RequestAttrs) (*RouteMatch, generic.Code) {
 	if host != "" {
 		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
 			host = host[:i]
 		}
 		host = strings.ToLower(host)
 	}
-	pathMatched := false
+	pathMatched := false // a route's path and conditions matched, not its method
 	key := path
 	if len(key) > 1 && key[len(key)-1] == '/' || strings.Contains(key, "//") {
 		key = "/" + strings.Join(splitPath(key), "/")
 	}
 	if l, ok := t.exact[key]; ok {
-		pathMatched = true
-		if e := pick(l, method, host); e != nil {
+		e, miss := pick(l, method, host, req)
+		pathMatched = miss
+		if e != nil {
 			return &RouteMatch{Route: e.route, Index: e.index, Method: e.route.Method}, ""
 		}
 	}
 	// Walk the trie segment by segment without splitting the path.
-	w := walker{method: method, host: host}
+	w := walker{method: method, host: host, req: req}
 	if e := w.walk(&t.root, path); e != nil {
 		m := &RouteMatch{Route: e.route, Index: e.index, Method: e.route.Method}
 		if w.n > 0 {
@@ -291,21 +310,27 @@ func (t *Table) Lookup(method, host, path string) (*RouteMatch, generic.Code) {
 	return nil, generic.CodeNotFound
 }
 
-func pick(l []*entry, method, host string) *entry {
+// pick returns the first entry of l that takes the request; methodMiss
+// reports that one matched but for its HTTP method.
+func pick(l []*entry, method, host string, req RequestAttrs) (e *entry, methodMiss bool) {
 	for _, e := range l {
 		if e.host != "" && e.host != host {
 			continue
 		}
+		if !e.conds.match(req) {
+			continue
+		}
 		if len(e.methods) == 0 {
-			return e
+			return e, false
 		}
 		for _, m := range e.methods {
 			if m == method {
-				return e
+				return e, false
 			}
 		}
+		methodMiss = true
 	}
-	return nil
+	return nil, methodMiss
 }
 
 func unescape(s string) string {
@@ -324,6 +349,7 @@ const maxParams = 16
 // walker is one trie walk; it lives on the caller's stack.
 type walker struct {
 	method, host string
+	req          RequestAttrs
 	vals         [maxParams]string
 	n            int
 	best         *entry
@@ -339,16 +365,17 @@ func (w *walker) walk(n *node, rest string) *entry {
 		rest = rest[1:]
 	}
 	if len(n.prefixes) > 0 {
-		if e := pick(n.prefixes, w.method, w.host); e != nil {
+		if e, miss := pick(n.prefixes, w.method, w.host, w.req); e != nil {
 			w.best, w.bestRest = e, rest
-		} else {
+		} else if miss {
 			w.pathMatched = true
 		}
 	}
 	if rest == "" {
 		if len(n.entries) > 0 {
-			w.pathMatched = true
-			return pick(n.entries, w.method, w.host)
+			e, miss := pick(n.entries, w.method, w.host, w.req)
+			w.pathMatched = w.pathMatched || miss
+			return e
 		}
 		return nil
 	}
