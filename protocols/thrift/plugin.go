@@ -19,7 +19,9 @@ type Config struct {
 	Service     string   `yaml:"service" json:"service"`
 	// Protocol: binary (default) | compact.
 	Protocol string `yaml:"protocol" json:"protocol"`
-	// Transport: framed (default) | buffered.
+	// Transport: framed (default) | buffered | header (Apache Thrift's
+	// THeader around Protocol; calls carry the forwarded headers and the
+	// trace context as THeader headers).
 	Transport string `yaml:"transport" json:"transport"`
 	// Multiplexed is the service name on a multiplexed server.
 	Multiplexed string `yaml:"multiplexed" json:"multiplexed,omitempty"`
@@ -68,8 +70,8 @@ func (c *Config) Validate(*mapping.Service) []string {
 	if c.Protocol != "binary" && c.Protocol != "compact" {
 		p = append(p, fmt.Sprintf("thrift.protocol: want binary or compact, got %q", c.Protocol))
 	}
-	if c.Transport != "framed" && c.Transport != "buffered" {
-		p = append(p, fmt.Sprintf("thrift.transport: want framed or buffered, got %q", c.Transport))
+	if c.Transport != "framed" && c.Transport != "buffered" && c.Transport != "header" {
+		p = append(p, fmt.Sprintf("thrift.transport: want framed, buffered or header, got %q", c.Transport))
 	}
 	if c.PoolSize < 0 {
 		p = append(p, fmt.Sprintf("thrift.pool_size must not be negative, got %d", c.PoolSize))

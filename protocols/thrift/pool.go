@@ -23,16 +23,41 @@ type conn struct {
 	seq      int32
 	used     time.Time
 	deadline bool // a socket deadline is set and must be cleared
+
+	// hdr is the THeaderTransport between proto and trans when the
+	// transport is header, else nil.
+	hdr *thrift.THeaderTransport
+	// hdrSet reports that hdr holds write headers of the last call.
+	hdrSet bool
+	// headerSeen reports that a THeader reply came on this connection.
+	headerSeen bool
+}
+
+// setHeaders prepares the THeader frame of the next message: its sequence
+// id and, as its headers, meta (only meta: the last call's are cleared).
+func (c *conn) setHeaders(meta map[string]string) {
+	if c.hdr == nil {
+		return
+	}
+	c.hdr.SequenceID = c.seq
+	if c.hdrSet {
+		c.hdr.ClearWriteHeaders()
+	}
+	for k, v := range meta {
+		c.hdr.SetWriteHeader(k, v)
+	}
+	c.hdrSet = len(meta) > 0
 }
 
 // pool bounds the connections to one instance. A call holds a slot of sem
 // from get to put; a new connection is dialed only when no idle one is
 // left, so open connections never exceed PoolSize.
 type pool struct {
-	addr   string
-	tls    *tls.Config // nil: in clear
-	opts   *Options
-	newPro func(thrift.TTransport) thrift.TProtocol
+	addr string
+	tls  *tls.Config // nil: in clear
+	opts *Options
+	// newStack builds a new connection's protocol stack.
+	newStack func(*conn)
 
 	sem  chan struct{}
 	mu   sync.Mutex
@@ -41,8 +66,8 @@ type pool struct {
 	wg   sync.WaitGroup
 }
 
-func newPool(addr string, o *Options, newPro func(thrift.TTransport) thrift.TProtocol) *pool {
-	p := &pool{addr: addr, tls: backendtls.ForAddress(o.TLS, addr), opts: o, newPro: newPro, sem: make(chan struct{}, o.PoolSize), done: make(chan struct{})}
+func newPool(addr string, o *Options, newStack func(*conn)) *pool {
+	p := &pool{addr: addr, tls: backendtls.ForAddress(o.TLS, addr), opts: o, newStack: newStack, sem: make(chan struct{}, o.PoolSize), done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.janitor()
 	return p
@@ -107,9 +132,10 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	// Under THeader the connTransport is unframed: the THeaderTransport
+	// above it writes and reads the frames.
 	c := &conn{trans: newConnTransport(nc, p.opts.Transport == "framed", p.opts.maxFrame)}
-	c.proto = p.newPro(c.trans)
-	c.enc.p, c.dec.p = c.proto, c.proto
+	p.newStack(c)
 	if p.opts.Logger != nil {
 		p.opts.Logger.Debug("thrift connection opened", "addr", p.addr)
 	}

@@ -22,9 +22,21 @@ import (
 type handler struct {
 	fired chan string
 	voids atomic.Int64
+	// pingHeaders holds the THeader headers of the last ping, read from
+	// its context as a THeader server puts them there.
+	pingHeaders atomic.Pointer[map[string]string]
 }
 
-func (h *handler) Ping(_ context.Context, msg string) (string, error) { return "pong:" + msg, nil }
+func (h *handler) Ping(ctx context.Context, msg string) (string, error) {
+	got := map[string]string{}
+	for _, k := range thrift.GetReadHeaderList(ctx) {
+		if v, ok := thrift.GetHeader(ctx, k); ok {
+			got[k] = v
+		}
+	}
+	h.pingHeaders.Store(&got)
+	return "pong:" + msg, nil
+}
 
 func (h *handler) Echo(_ context.Context, a *alltypes.All) (*alltypes.All, error) {
 	// The generated writer dereferences these; refuse instead of panicking.
@@ -126,6 +138,8 @@ func (l countingListener) Accept() (net.Conn, error) {
 }
 
 type serverConfig struct {
+	// transport is framed, buffered or header; with header the server
+	// answers in the protocol the client chose.
 	protocol, transport string
 	mux                 bool
 	tls                 *tls.Config // serve over TLS with it
@@ -145,6 +159,23 @@ type testServer struct {
 	h        *handler
 	mu       sync.Mutex
 	conns    []net.Conn
+	// headerProto is the protocol id inside the last THeader request
+	// (-1 before one came).
+	headerProto atomic.Int32
+}
+
+// headerProtoRecorder records the protocol id a THeader request is written
+// in, before the processor handles it.
+type headerProtoRecorder struct {
+	thrift.TProcessor
+	got *atomic.Int32
+}
+
+func (r headerProtoRecorder) Process(ctx context.Context, in, out thrift.TProtocol) (bool, thrift.TException) {
+	if hp, ok := in.(*thrift.THeaderProtocol); ok {
+		r.got.Store(int32(hp.Transport().(*thrift.THeaderTransport).Protocol()))
+	}
+	return r.TProcessor.Process(ctx, in, out)
 }
 
 // cutConnections closes every accepted connection from the server's side.
@@ -169,20 +200,28 @@ func startServer(t testing.TB, cfg serverConfig) *testServer {
 		mp.RegisterProcessor("AllTypes", proc)
 		processor = mp
 	}
+	ts := &testServer{accepted: &atomic.Int64{}, h: h}
+	ts.headerProto.Store(-1)
 	conf := &thrift.TConfiguration{}
 	var tf thrift.TTransportFactory
-	if cfg.transport == "framed" {
+	switch cfg.transport {
+	case "framed":
 		tf = thrift.NewTFramedTransportFactoryConf(thrift.NewTTransportFactory(), conf)
-	} else {
+	case "header":
+		tf = thrift.NewTHeaderTransportFactoryConf(nil, conf)
+		processor = headerProtoRecorder{TProcessor: processor, got: &ts.headerProto}
+	default:
 		tf = thrift.NewTBufferedTransportFactory(8192)
 	}
 	var pf thrift.TProtocolFactory
-	if cfg.protocol == "compact" {
+	switch {
+	case cfg.transport == "header":
+		pf = thrift.NewTHeaderProtocolFactoryConf(conf)
+	case cfg.protocol == "compact":
 		pf = thrift.NewTCompactProtocolFactoryConf(conf)
-	} else {
+	default:
 		pf = thrift.NewTBinaryProtocolFactoryConf(conf)
 	}
-	ts := &testServer{accepted: &atomic.Int64{}, h: h}
 	addr, _ := net.ResolveTCPAddr("tcp", "127.0.0.1:0")
 	sock := thrift.NewTServerSocketFromFactoryTimeout(func(a net.Addr) (net.Listener, error) {
 		l, err := net.Listen("tcp", a.String())

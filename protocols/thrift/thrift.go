@@ -2,8 +2,10 @@
 // run time (with includes, typedefs across files and extended services),
 // compiles it once into a descriptor tree, and turns HTTP/JSON calls into
 // Thrift calls written field by field with Apache Thrift's TProtocol
-// (binary or compact, framed or buffered, optionally multiplexed), over a
-// small pool of connections per backend instance.
+// (binary or compact; framed, buffered or THeader; optionally
+// multiplexed), over a small pool of connections per backend instance.
+// Over THeader (Apache Thrift's THeaderTransport) each call carries the
+// call's Meta (forwarded headers, traceparent and tracestate) as headers.
 //
 // JSON mapping: the request body is an object keyed by argument name;
 // structs are objects keyed by field name; unions take exactly one field;
@@ -42,7 +44,9 @@ type Options struct {
 	Service string
 	// Protocol is "binary" (default) or "compact".
 	Protocol string
-	// Transport is "framed" (default) or "buffered".
+	// Transport is "framed" (default), "buffered" or "header" (Apache
+	// Thrift's THeader, wrapping Protocol; each call's Meta is sent as
+	// its headers).
 	Transport string
 	// Multiplexed is the name the service is registered under on a
 	// TMultiplexedProcessor; "" means the server is not multiplexed.
@@ -99,9 +103,9 @@ func New(o Options) (*Protocol, error) {
 	switch o.Transport {
 	case "":
 		o.Transport = "framed"
-	case "framed", "buffered":
+	case "framed", "buffered", "header":
 	default:
-		return nil, fmt.Errorf("thrift: transport %q is not supported (want framed or buffered)", o.Transport)
+		return nil, fmt.Errorf("thrift: transport %q is not supported (want framed, buffered or header)", o.Transport)
 	}
 	if o.PoolSize <= 0 {
 		o.PoolSize = 16
@@ -124,8 +128,10 @@ func New(o Options) (*Protocol, error) {
 	p.tconf = &thrift.TConfiguration{MaxMessageSize: int32(o.MaxFrameSize), MaxFrameSize: int32(o.MaxFrameSize)}
 	if o.Protocol == "compact" {
 		p.newPro = func(t thrift.TTransport) thrift.TProtocol { return thrift.NewTCompactProtocolConf(t, p.tconf) }
+		p.tconf.THeaderProtocolID = thrift.THeaderProtocolIDPtrMust(thrift.THeaderProtocolCompact)
 	} else {
 		p.newPro = func(t thrift.TTransport) thrift.TProtocol { return thrift.NewTBinaryProtocolConf(t, p.tconf) }
+		p.tconf.THeaderProtocolID = thrift.THeaderProtocolIDPtrMust(thrift.THeaderProtocolBinary)
 	}
 	return p, nil
 }
@@ -142,7 +148,27 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 	if _, _, err := net.SplitHostPort(t.Address); err != nil {
 		return nil, generic.Errorf(generic.CodeInvalidArgument, "thrift: instance address %q: want host:port", t.Address)
 	}
-	return &Client{p: p, pool: newPool(t.Address, &p.opts, p.newPro)}, nil
+	return &Client{p: p, pool: newPool(t.Address, &p.opts, p.newStack)}, nil
+}
+
+// newStack (re)builds cn's protocol stack over its connTransport: the
+// configured protocol, over Apache Thrift's THeaderTransport when the
+// transport is header. A rebuilt THeaderTransport drops a half-written
+// message, which the library offers no other way to discard.
+//
+// The inner protocol sits directly on the THeaderTransport rather than
+// behind THeaderProtocol, whose WriteMessageEnd flushes: the message must
+// reach the socket only in roundTrip's Flush, once the call's deadline and
+// cancellation are armed.
+func (p *Protocol) newStack(cn *conn) {
+	var t thrift.TTransport = cn.trans
+	cn.hdr, cn.hdrSet = nil, false
+	if p.opts.Transport == "header" {
+		cn.hdr = thrift.NewTHeaderTransportConf(cn.trans, p.tconf)
+		t = cn.hdr
+	}
+	cn.proto = p.newPro(t)
+	cn.enc.p, cn.dec.p = cn.proto, cn.proto
 }
 
 // Client calls one backend instance. Invoke may be called concurrently.
@@ -202,13 +228,14 @@ func (c *Client) invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	if err != nil {
 		return nil, c.ioError(ctx, err, "connect to")
 	}
-	res, healthy, err := c.roundTrip(ctx, cn, m, body)
+	res, healthy, err := c.roundTrip(ctx, cn, m, body, call.Meta)
 	c.pool.put(cn, healthy)
 	return res, err
 }
 
 // roundTrip runs one call on cn. healthy reports whether cn may be reused.
-func (c *Client) roundTrip(ctx context.Context, cn *conn, m *method, body []byte) (res *generic.Result, healthy bool, err error) {
+// meta is sent as the message's headers when the transport is header.
+func (c *Client) roundTrip(ctx context.Context, cn *conn, m *method, body []byte, meta map[string]string) (res *generic.Result, healthy bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, healthy = nil, false
@@ -221,6 +248,7 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, m *method, body []byte
 	if m.oneway {
 		typ = thrift.ONEWAY
 	}
+	cn.setHeaders(meta)
 	if err := cn.proto.WriteMessageBegin(ctx, m.wireName, typ, cn.seq); err != nil {
 		return nil, false, err
 	}
@@ -228,8 +256,7 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, m *method, body []byte
 		// Nothing reached the socket; drop the half-written message and the
 		// protocol's state, keep the connection.
 		cn.trans.resetWrite()
-		cn.proto = c.p.newPro(cn.trans)
-		cn.enc.p, cn.dec.p = cn.proto, cn.proto
+		c.p.newStack(cn)
 		return nil, true, inputErr(err)
 	}
 	if err := cn.proto.WriteMessageEnd(ctx); err != nil {
@@ -264,6 +291,12 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, m *method, body []byte
 		return &generic.Result{NoReply: true}, true, nil
 	}
 
+	if cn.hdr != nil {
+		if err := cn.trans.expectHeaderFrame(); err != nil {
+			return nil, false, c.headerError(ctx, cn, err)
+		}
+		cn.headerSeen = true
+	}
 	name, mt, seq, err := cn.proto.ReadMessageBegin(ctx)
 	if err != nil {
 		return nil, false, c.ioError(ctx, err, "read from")
@@ -321,6 +354,15 @@ func (c *Client) endReply(ctx context.Context, cn *conn) error {
 	}
 	if err := cn.trans.endReply(); err != nil {
 		return c.ioError(ctx, err, "read from")
+	}
+	if cn.hdr != nil {
+		// Drop what is left of the THeader frame, so that the next reply
+		// starts at a frame.
+		if n := cn.hdr.RemainingBytes(); n != thrift.UnknownRemainingBytes && n > 0 {
+			if _, err := io.CopyN(io.Discard, cn.hdr, int64(n)); err != nil {
+				return c.ioError(ctx, err, "read from")
+			}
+		}
 	}
 	return nil
 }
@@ -390,6 +432,19 @@ func appException(ae thrift.TApplicationException) error {
 		return &generic.Error{Code: generic.CodeBackendError, Message: "backend failed to handle the call", BackendCode: int(ae.TypeId()), Err: ae}
 	}
 	return &generic.Error{Code: generic.CodeBackendError, Message: "backend application error: " + short(msg), BackendCode: int(ae.TypeId()), Err: ae}
+}
+
+// headerError classifies a failure to read a THeader reply: a reply in
+// another format, or a connection closed before any THeader reply, mean
+// the backend does not speak THeader.
+func (c *Client) headerError(ctx context.Context, cn *conn, err error) error {
+	if errors.Is(err, errNotTHeader) {
+		return &generic.Error{Code: generic.CodeBackendError, Message: "backend reply is not THeader: the backend does not speak thrift.transport header", Err: err}
+	}
+	if !cn.headerSeen && ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return &generic.Error{Code: generic.CodeBackendError, Message: "backend closed the connection without a THeader reply: does it speak thrift.transport header?", Err: err}
+	}
+	return c.ioError(ctx, err, "read from")
 }
 
 // ioError classifies a connection-level failure.

@@ -27,6 +27,9 @@ var configs = []serverConfig{
 	{protocol: "compact", transport: "buffered"},
 	{protocol: "binary", transport: "framed", mux: true},
 	{protocol: "compact", transport: "buffered", mux: true},
+	{protocol: "binary", transport: "header"},
+	{protocol: "compact", transport: "header"},
+	{protocol: "compact", transport: "header", mux: true},
 }
 
 // fullAll is an All value with every field set; the echo must return it

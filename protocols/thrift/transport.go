@@ -120,6 +120,24 @@ func (t *connTransport) ReadByte() (byte, error) {
 	return c, err
 }
 
+var errNotTHeader = errors.New("reply is not a THeader frame")
+
+// expectHeaderFrame checks, before the THeaderTransport reads a reply, that
+// the reply is a THeader frame (a frame size, then the THeader magic). The
+// library's transport would also accept a framed or unframed binary or
+// compact reply, and then write the next requests that way, without
+// headers.
+func (t *connTransport) expectHeaderFrame() error {
+	b, err := t.br.Peek(6)
+	if err != nil {
+		return err
+	}
+	if binary.BigEndian.Uint16(b[4:]) != uint16(thrift.THeaderHeaderMagic>>16) {
+		return errNotTHeader
+	}
+	return nil
+}
+
 // endReply drops what is left of the reply frame.
 func (t *connTransport) endReply() error {
 	if t.framed && t.frameLeft > 0 {
