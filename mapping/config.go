@@ -570,6 +570,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Server.WriteTimeout == 0 {
 		c.Server.WriteTimeout = c.LongestTimeout() + 5*time.Second
 	}
+	c.applyTelemetryDefaults()
 }
 
 func (rl *RateLimit) applyDefaults() {

@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.validateLimits(add)
 	c.validateEdge(add)
 	c.Server.AccessLog.validate(add)
+	c.validateTelemetry(add)
 
 	if a := c.Server.Auth; a != nil {
 		if len(a.Keys) == 0 && a.JWT == nil && a.HMAC == nil {
