@@ -166,6 +166,13 @@ func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
 		span.SetName(t.svc.Name + "/" + generic.Clip(t.method))
 		span.SetAttributes(attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", generic.Clip(t.method)),
 			attribute.String("rpcbridge.route", t.how))
+		if t.route != nil {
+			route := t.route.Match.Path
+			if route == "" {
+				route = t.route.Match.Prefix + "*"
+			}
+			span.SetAttributes(attribute.String("http.route", route))
+		}
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", status))
 	if status >= 500 {

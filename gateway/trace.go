@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -41,30 +43,87 @@ func (t *tracing) idle(ctx context.Context) bool {
 }
 
 // serverSpan starts the span of one HTTP request, continuing the caller's
-// trace when the request carries trace context.
+// trace when the request carries trace context. Its attributes follow
+// OpenTelemetry's semantic conventions for HTTP server spans; finishSpan
+// adds the status code and the route.
 func (t *tracing) serverSpan(r *http.Request) (context.Context, trace.Span) {
 	if !t.recording && r.Header.Get("Traceparent") == "" {
 		return r.Context(), trace.SpanFromContext(r.Context())
 	}
 	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	return t.tracer.Start(ctx, "rpcbridge "+r.Method, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	ctx, span := t.tracer.Start(ctx, "rpcbridge "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		method := attribute.String("http.request.method", r.Method)
+		if !knownMethods[r.Method] {
+			method = attribute.String("http.request.method", "_OTHER")
+			span.SetAttributes(attribute.String("http.request.method_original", generic.Clip(r.Method)))
+		}
+		span.SetAttributes(method, attribute.String("url.path", generic.ClipTo(r.URL.Path, maxSpanPath)),
+			attribute.String("url.scheme", scheme))
+	}
+	return ctx, span
+}
+
+// maxSpanPath caps url.path on spans.
+const maxSpanPath = 1024
+
+// knownMethods are the methods http.request.method names as they are;
+// others are "_OTHER" (semantic conventions).
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodDelete: true,
+	http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true, http.MethodPatch: true,
+}
+
+// rpcSystems are the rpc.system of each protocol (semantic conventions'
+// names where they have one); other protocols use their own name.
+var rpcSystems = map[string]string{
+	"grpc": "grpc", "dubbo": "apache_dubbo", "triple": "apache_dubbo",
+	"thrift": "apache_thrift", "tars": "tars", "http": "http",
 }
 
 // attemptSpan starts the span of one backend attempt and writes its trace
 // context into the call's metadata (gRPC metadata, Dubbo attachments, the
-// Tars context), so that the backend's spans join the trace.
+// Tars context, HTTP headers), so that the backend's spans join the trace.
+// Its attributes follow the semantic conventions for RPC client spans:
+// rpc.service is the wire name when the protocol has one (a gRPC service),
+// else the gateway's name for the service.
 func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Call, addr string) (context.Context, trace.Span) {
 	if t.idle(ctx) {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := t.tracer.Start(ctx, c.name+"/"+call.Method, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attribute.String("rpc.system", c.svc.Protocol),
-			attribute.String("rpc.service", c.name),
-			attribute.String("rpc.method", call.Method),
-			attribute.String("server.address", addr),
-		))
+	ctx, span := t.tracer.Start(ctx, c.name+"/"+call.Method, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		system, ok := rpcSystems[c.svc.Protocol]
+		if !ok {
+			system = c.svc.Protocol
+		}
+		service := call.Service
+		if service == "" && c.svc.Proto != nil {
+			service = c.svc.Proto.QualifiedName()
+		}
+		if service == "" {
+			service = c.name
+		}
+		attrs := []attribute.KeyValue{
+			attribute.String("rpc.system", system),
+			attribute.String("rpc.service", service),
+			attribute.String("rpc.method", generic.Clip(call.Method)),
+			attribute.String("rpcbridge.service", c.name),
+		}
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			attrs = append(attrs, attribute.String("server.address", host))
+			if p, err := strconv.Atoi(port); err == nil {
+				attrs = append(attrs, attribute.Int("server.port", p))
+			}
+		} else {
+			attrs = append(attrs, attribute.String("server.address", addr))
+		}
+		span.SetAttributes(attrs...)
+	}
 	if trace.SpanContextFromContext(ctx).IsValid() {
 		if call.Meta == nil {
 			call.Meta = map[string]string{}
