@@ -249,6 +249,12 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 	}
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
+		if r.Compose != nil {
+			if ch.byRoute[r], err = g.composeChain(cfg, st, r, authFor, ipFilterOf); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if svc := cfg.Service(r.Service); svc != nil && (r.Public != nil || r.RateLimit != nil || r.IPRules != nil) {
 			if ch.byRoute[r], err = serviceChain(svc, r); err != nil {
 				return nil, err
@@ -399,4 +405,84 @@ func (contentTypeFilter) request(rc *reqCtx) *generic.Error {
 	}
 	return errorf(generic.CodeUnsupportedMediaType,
 		"request body must be JSON: send Content-Type: application/json, got %q", generic.Clip(r.Header.Get("Content-Type")))
+}
+
+// composeChain is a composed route's chain: authentication unless the
+// route or every service it calls is public (the schemes all its services
+// accept), the rate limits of every service it calls, its own rate limit
+// and IP rules.
+func (g *Gateway) composeChain(cfg *mapping.Config, st *state, r *mapping.Route,
+	authFor func([]string) filter, ipFilterOf func(string, *mapping.IPRules) (filter, error)) ([]filter, error) {
+	fs := []filter{callFormFilter{}}
+	public := true
+	var schemes []string
+	var limits []*limiter
+	for _, pc := range r.Compose.Plan().Calls {
+		svc := cfg.Service(pc.Service)
+		public = public && svc.Public
+		schemes = intersectSchemes(schemes, svc.Auth)
+		if c := st.clusters[svc.Name]; c != nil && c.limit != nil {
+			limits = append(limits, c.limit)
+		}
+	}
+	if r.Public != nil {
+		public = *r.Public
+	}
+	if auth := authFor(schemes); auth != nil && !public {
+		fs = append(fs, auth)
+	}
+	if len(limits) > 0 {
+		fs = append(fs, &composeRateFilter{ls: limits})
+	}
+	if f, err := ipFilterOf("route", r.IPRules); err != nil {
+		return nil, fmt.Errorf("route %s: ip_rules: %w", r.Match.Path+r.Match.Prefix, err)
+	} else if f != nil {
+		fs = append(fs, f)
+	}
+	if r.RateLimit != nil {
+		fs = append(fs, &routeRateFilter{l: newLimiter(r.RateLimit)})
+	}
+	if !cfg.Server.AllowAnyContentType {
+		fs = append(fs, contentTypeFilter{})
+	}
+	return sortFilters(fs), nil
+}
+
+// intersectSchemes keeps the schemes both lists accept (an empty list
+// accepts every scheme).
+func intersectSchemes(a, b []string) []string {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	var out []string
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				out = append(out, x)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none"} // no scheme satisfies every service
+	}
+	return out
+}
+
+// composeRateFilter takes a token from the rate limit of every service a
+// composed route calls.
+type composeRateFilter struct{ ls []*limiter }
+
+func (*composeRateFilter) name() string { return "compose-rate-limits" }
+func (*composeRateFilter) order() int   { return orderRateLimit }
+func (f *composeRateFilter) request(rc *reqCtx) *generic.Error {
+	for _, l := range f.ls {
+		if e, wait := l.allow(rc); e != nil {
+			rc.w.Header().Set("Retry-After", retryAfter(wait))
+			return e
+		}
+	}
+	return nil
 }

@@ -225,6 +225,8 @@ type state struct {
 	chains *chains
 	// proxies are server.trusted_proxies.
 	proxies proxies
+	// composed are the composed routes' plans, by route.
+	composed map[*mapping.Route]*composeRoute
 	// identityHeaders are the (lower-case) header names the gateway sets
 	// from verified credentials (jwt.claims_to_headers,
 	// tls.forward_client_subject); a client never sets them.
@@ -365,6 +367,12 @@ func (g *Gateway) reload(cfg *mapping.Config, raw []byte) error {
 	for _, r := range cfg.Routes {
 		if r.Method != "" {
 			st.declared[r.Service][r.Method] = true
+		}
+	}
+	st.composed = map[*mapping.Route]*composeRoute{}
+	for i := range cfg.Routes {
+		if r := &cfg.Routes[i]; r.Compose != nil {
+			st.composed[r] = newComposeRoute(r)
 		}
 	}
 	for name, members := range cfg.ServiceSets {

@@ -35,6 +35,7 @@ type target struct {
 	how     string // route | sdk | serviceName | scTag | direct
 	keyName string // the caller, when authenticated: an API key's name, "jwt:<sub>", "hmac:<app>"
 	split   string // the side of a split service the call took (a tag, or "default")
+	compose *composeRoute
 	attempt attemptInfo
 	// identity are headers for the backend from the caller's verified
 	// credentials (JWT claims, the client certificate's subject).
@@ -112,27 +113,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // invoke reads the body, calls the backend and writes the reply.
 func (g *Gateway) invoke(rc *reqCtx) {
 	st, t, rw, r, q := rc.st, rc.t, rc.w, rc.r, rc.q
-	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
-	if len(t.svc.ForwardHeaders) > 0 || len(t.identity) > 0 || st.subjectHeader != "" {
-		call.Meta = make(map[string]string, len(t.svc.ForwardHeaders)+len(t.identity))
-		for _, h := range t.svc.ForwardHeaders {
-			lh := strings.ToLower(h)
-			if st.identityHeaders[lh] {
-				continue // only the gateway sets these, from verified credentials
-			}
-			if v := r.Header.Get(h); v != "" {
-				call.Meta[lh] = v
-			}
-		}
-		for k, v := range t.identity {
-			call.Meta[k] = v
-		}
-		if st.subjectHeader != "" {
-			if s := clientSubject(r); s != "" {
-				call.Meta[st.subjectHeader] = s
-			}
-		}
+	if t.compose != nil {
+		g.invokeCompose(rc)
+		return
 	}
+	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
+	call.Meta = callMeta(st, t, r, t.svc)
 	for k, vs := range q {
 		if k == queryServiceName {
 			continue
@@ -384,6 +370,10 @@ func hashKey(t *target, r *http.Request, q url.Values) string {
 func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url.Values, attrs mapping.RequestAttrs) (*target, error) {
 	path := r.URL.Path
 	m, code := st.table.LookupRequest(r.Method, r.Host, path, attrs)
+	if m != nil && m.Route.Compose != nil {
+		cr := st.composed[m.Route]
+		return &target{svc: cr.svc, route: m.Route, method: "compose", params: m.Params, how: "route", compose: cr}, nil
+	}
 	if m != nil {
 		c := st.clusters[m.Route.Service]
 		t := &target{cluster: c, svc: c.svc, route: m.Route, method: m.Method, params: m.Params, how: "route"}
@@ -518,12 +508,42 @@ func validMethodName(s string) bool {
 	return true
 }
 
+// callMeta is the metadata a call to svc carries: the request headers svc
+// forwards, and the headers the gateway sets from verified credentials.
+func callMeta(st *state, t *target, r *http.Request, svc *mapping.Service) map[string]string {
+	if len(svc.ForwardHeaders) == 0 && len(t.identity) == 0 && st.subjectHeader == "" {
+		return nil
+	}
+	meta := make(map[string]string, len(svc.ForwardHeaders)+len(t.identity))
+	for _, h := range svc.ForwardHeaders {
+		lh := strings.ToLower(h)
+		if st.identityHeaders[lh] {
+			continue // only the gateway sets these, from verified credentials
+		}
+		if v := r.Header.Get(h); v != "" {
+			meta[lh] = v
+		}
+	}
+	for k, v := range t.identity {
+		meta[k] = v
+	}
+	if st.subjectHeader != "" {
+		if s := clientSubject(r); s != "" {
+			meta[st.subjectHeader] = s
+		}
+	}
+	return meta
+}
+
 // knownMethod reports whether t's method exists: named by its route,
 // declared in YAML, reported by an instance, or in the service's schema.
 // Only such names become metric label values. Names found are remembered
 // per cluster (at most the service's own methods), so after the first
 // request the check is one map lookup.
 func (g *Gateway) knownMethod(ctx context.Context, st *state, t *target) bool {
+	if t.compose != nil {
+		return true
+	}
 	if t.cluster == nil || t.method == "" {
 		return false
 	}

@@ -102,6 +102,8 @@ type Error struct {
 	Protocol string
 	Service  string
 	Method   string
+	// Call names the call of a composed route that failed.
+	Call string
 	// Exception is the backend exception's type name (Java class, Thrift
 	// exception struct), for CodeBackendException.
 	Exception string
@@ -189,6 +191,7 @@ type errorJSON struct {
 	Fields      json.RawMessage   `json:"fields,omitempty"`
 	Details     []json.RawMessage `json:"details,omitempty"`
 	BackendCode int               `json:"backend_code,omitempty"`
+	Call        string            `json:"call,omitempty"`
 }
 
 // MarshalBody renders e as the JSON error body clients receive:
@@ -197,7 +200,7 @@ func (e *Error) MarshalBody() []byte {
 	b, err := json.Marshal(errorBody{Error: errorJSON{
 		Code: e.Code, Message: clipText(e.Message, maxMessageBytes), Protocol: e.Protocol, Service: Clip(e.Service),
 		Method: Clip(e.Method), Exception: e.Exception, Fields: validRaw(e.Fields),
-		Details: validRaws(e.Details), BackendCode: e.BackendCode,
+		Details: validRaws(e.Details), BackendCode: e.BackendCode, Call: Clip(e.Call),
 	}})
 	if err != nil {
 		// Only reachable through invalid raw JSON, which validRaw drops.

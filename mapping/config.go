@@ -301,6 +301,9 @@ type Route struct {
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
 	// IPRules narrow the service's for this route.
 	IPRules *IPRules `yaml:"ip_rules" json:"ip_rules,omitempty"`
+	// Compose fans the request out to several calls (mapping/compose.go);
+	// the route then names no service or method.
+	Compose *Compose `yaml:"compose" json:"compose,omitempty"`
 }
 
 // Match selects requests: exactly one of Path and Prefix.

@@ -163,7 +163,7 @@ func (c *Config) Validate() error {
 			if _, err := parseTemplate(r.Match.Path); err != nil {
 				add("%s: match.path: %v", where, err)
 			}
-			if r.Method == "" {
+			if r.Method == "" && r.Compose == nil {
 				add("%s: method is required with match.path", where)
 			}
 		default:
@@ -182,9 +182,12 @@ func (c *Config) Validate() error {
 				add("%s: match.methods: unknown HTTP method %q; want GET, POST, PUT, PATCH or DELETE", where, m)
 			}
 		}
-		if r.Service == "" {
-			add("%s: service is required", where)
-		} else if c.Service(r.Service) == nil {
+		switch {
+		case r.Compose != nil:
+			c.compileCompose(&c.Routes[i], where, routeParams(&c.Routes[i]), add)
+		case r.Service == "":
+			add("%s: service (or compose) is required", where)
+		case c.Service(r.Service) == nil:
 			add("%s: service %q is not defined", where, r.Service)
 		}
 		if r.Timeout < 0 {
