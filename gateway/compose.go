@@ -42,6 +42,8 @@ func newComposeRoute(r *mapping.Route) *composeRoute {
 type composeResult struct {
 	body json.RawMessage
 	err  *generic.Error
+	// skipped: not called because a call it needs failed.
+	skipped bool
 }
 
 // invokeCompose runs a composed route: each call as soon as the calls it
@@ -83,6 +85,7 @@ func (g *Gateway) invokeCompose(rc *reqCtx) {
 				}
 				if e := results[d].err; e != nil && !calls[d].Optional {
 					results[i].err = errorf(generic.CodeAborted, "not called: %s, which it needs, failed", calls[d].Name)
+					results[i].skipped = true
 					return
 				}
 			}
@@ -119,11 +122,15 @@ func (g *Gateway) invokeCompose(rc *reqCtx) {
 		}()
 	}
 	wg.Wait()
-	for i, pc := range calls {
-		if e := results[i].err; e != nil && !pc.Optional {
-			e.Call = pc.Name
-			writeError(rw, e)
-			return
+	// A required call that failed fails the route: the first that failed
+	// itself, rather than one skipped because of it.
+	for _, skipped := range []bool{false, true} {
+		for i, pc := range calls {
+			if e := results[i].err; e != nil && !pc.Optional && results[i].skipped == skipped {
+				e.Call = pc.Name
+				writeError(rw, e)
+				return
+			}
 		}
 	}
 	var out bytes.Buffer

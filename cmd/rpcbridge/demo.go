@@ -90,6 +90,15 @@ routes:
   - match: {path: "/v1/items/{sku}", methods: [GET]}
     service: catalog
     method: getItem
+  - match: {path: "/v1/home/{id}", methods: [GET]}
+    compose:
+      timeout: 3s
+      calls:
+        user:   {service: users,  method: getUser,  args: {id: "{id}"}}
+        person: {service: people, method: Get,      args: {id: "{id}"}}
+        order:  {service: orders, method: getOrder, args: {id: "${user.id}"}}
+        quote:  {service: stock,  method: getQuote, args: {code: "{code}"}, optional: true}
+      reply: {name: "${person.name}", email: "${user.email}", order: "${order}", quote: "${quote.return}"}
 `
 
 // demoYAML fills demoConfig in, escaping each value for its single-quoted
@@ -313,6 +322,9 @@ Try:
   curl -s {base}/v1/items/A-1
   curl -s --json '{"query": "tea", "maxPriceCents": 500}' {base}/catalog/searchItems
   curl -s -i {base}/v1/items/Z-9
+
+  # one request, four protocols: Dubbo and gRPC at once, then Thrift with the Dubbo reply's id, and Tars
+  curl -s '{base}/v1/home/1?code=600000'
 
   # errors are one JSON body with the right status
   curl -s -i {base}/v1/people/404
