@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rpcbridge/rpcbridge/gateway"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
@@ -191,23 +193,25 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.Server.Admin = *adminAddr
 		}
 	}
-	tp, closeTracer, err := newFileTracer(*traceFile)
-	if err != nil {
-		return err
-	}
-	defer closeTracer()
 	// The discovery is closed after the gateway (defers run in reverse).
 	disc := newZKDiscovery(log)
 	defer disc.Close()
-	opts := gateway.Options{Discovery: disc, Logger: log, Source: *path, TracerProvider: tp, Build: buildInfo()}
+	opts := gateway.Options{Discovery: disc, Logger: log, Source: *path, Metrics: prometheus.NewRegistry(), Build: buildInfo()}
 	if *zkServers != "" {
-		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, *node, zkAuth, override, *pprof)
+		return serveFromZooKeeper(ctx, log, opts, strings.Split(*zkServers, ","), *zkRoot, *group, *node, zkAuth, override, *pprof, *traceFile)
 	}
 	cfg, raw, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
 	override(cfg)
+	// Built once from the first config: telemetry changes need a restart.
+	tp, closeTracer, err := newTracer(cfg.Telemetry, *traceFile, opts.Metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeTracer()
+	opts.TracerProvider = tp
 	g, err := gateway.New(cfg, raw, opts)
 	if err != nil {
 		return err

@@ -125,8 +125,9 @@ func parseACLFlag(v string) ([]zookeeper.ACL, error) {
 // serveFromZooKeeper runs the gateway on the config stored for group and
 // applies every new version pushed there; a version that does not validate
 // or build is logged and the one in force stays. zf authenticates the
-// session that reads the config.
-func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group, node string, zf *zkAuthFlags, override func(*mapping.Config), pprof bool) error {
+// session that reads the config. Spans go where the first config's
+// telemetry block and traceFile (-trace-file) say, until the process ends.
+func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Options, servers []string, root, group, node string, zf *zkAuthFlags, override func(*mapping.Config), pprof bool, traceFile string) error {
 	auth, _, err := zf.security()
 	if err != nil {
 		return err
@@ -156,6 +157,13 @@ func serveFromZooKeeper(ctx context.Context, log *slog.Logger, opts gateway.Opti
 	}
 	override(cfg)
 	opts.Source = why
+	// Built once from the first config: telemetry changes need a restart.
+	tp, closeTracer, err := newTracer(cfg.Telemetry, traceFile, opts.Metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeTracer()
+	opts.TracerProvider = tp
 	g, err := gateway.New(cfg, []byte(sc.YAML), opts)
 	if err != nil {
 		return err
