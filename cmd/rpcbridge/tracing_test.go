@@ -643,3 +643,68 @@ telemetry:
 		return strings.Count(string(b), traceID) >= 2
 	})
 }
+
+// TestOTLPExportFromTheEnvironment: without a telemetry block the standard
+// variables turn export on and configure it; the sampler is parent-based
+// (OTEL_TRACES_SAMPLER=always_off samples no new trace, but a sampled
+// caller is followed); OTEL_EXPORTER_OTLP_HEADERS are sent, and with
+// headers in the YAML both are, the YAML's value winning for a header in
+// both.
+func TestOTLPExportFromTheEnvironment(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	recv := startOTLPReceiver(t, "http", false)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+recv.addr)
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_SERVICE_NAME", "env-gw")
+	t.Setenv("OTEL_TRACES_SAMPLER", "always_off")
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-env=from%20env,x-both=env")
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+	t.Cleanup(web.Close)
+	service := fmt.Sprintf(`
+services:
+  - name: web
+    protocol: http
+    instances: [{address: %q}]
+`, strings.TrimPrefix(web.URL, "http://"))
+
+	check := func(t *testing.T, yaml, wantService string, wantHeaders map[string]string) {
+		base, _ := startGatewayOn(t, yaml)
+		waitFor(t, "the gateway", 10*time.Second, func() bool { r, err := httpPost(base+"/web/M", `{}`); return err == nil && r.status == 200 })
+		unsampled := randomHex(t, 16)
+		if status, body := sendTraced(t, "POST", base+"/web/M", `{}`, "00-"+unsampled+"-"+randomHex(t, 8)+"-00"); status != 200 {
+			t.Fatalf("got %d %s", status, body)
+		}
+		sampled := randomHex(t, 16)
+		if status, body := sendTraced(t, "POST", base+"/web/M", `{}`, "00-"+sampled+"-"+randomHex(t, 8)+"-01"); status != 200 {
+			t.Fatalf("got %d %s", status, body)
+		}
+		waitFor(t, "the sampled caller's spans", 15*time.Second, func() bool { return len(recv.trace(sampled)) == 2 })
+		if n := len(recv.trace(unsampled)); n != 0 {
+			t.Errorf("a caller that did not sample: got %d spans, want none", n)
+		}
+		for _, s := range recv.trace(sampled) {
+			if s.service != wantService {
+				t.Errorf("service.name %q, want %q", s.service, wantService)
+			}
+		}
+		recv.mu.Lock()
+		last := recv.headers[len(recv.headers)-1]
+		recv.mu.Unlock()
+		for k, v := range wantHeaders {
+			if last[k] != v {
+				t.Errorf("export header %s: got %q want %q", k, last[k], v)
+			}
+		}
+	}
+	t.Run("environment_only", func(t *testing.T) {
+		check(t, service, "env-gw", map[string]string{"x-env": "from env", "x-both": "env"})
+	})
+	t.Run("yaml_over_environment", func(t *testing.T) {
+		check(t, service+`
+telemetry:
+  service_name: yaml-gw
+  traces:
+    otlp: {headers: {x-both: yaml, x-yaml: y}}
+`, "yaml-gw", map[string]string{"x-env": "from env", "x-both": "yaml", "x-yaml": "y"})
+	})
+}
