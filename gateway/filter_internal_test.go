@@ -292,7 +292,9 @@ func TestGatewayAndMappingCodeNameNoProtocol(t *testing.T) {
 	files = append(files, more...)
 	word := regexp.MustCompile(`(?i)\b(grpc|dubbo|thrift|tars|triple)\b|\.(GRPC|Dubbo|Thrift|Tars)\b`)
 	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+		// telemetry.go names the OTLP exporter's own transports (grpc,
+		// http/protobuf), which are not backend protocols.
+		if strings.HasSuffix(f, "_test.go") || f == "../mapping/telemetry.go" {
 			continue
 		}
 		b, err := os.ReadFile(f)

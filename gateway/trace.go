@@ -78,13 +78,6 @@ var knownMethods = map[string]bool{
 	http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true, http.MethodPatch: true,
 }
 
-// rpcSystems are the rpc.system of each protocol (semantic conventions'
-// names where they have one); other protocols use their own name.
-var rpcSystems = map[string]string{
-	"grpc": "grpc", "dubbo": "apache_dubbo", "triple": "apache_dubbo",
-	"thrift": "apache_thrift", "tars": "tars", "http": "http",
-}
-
 // attemptSpan starts the span of one backend attempt and writes its trace
 // context into the call's metadata (gRPC metadata, Dubbo attachments, the
 // Tars context, HTTP headers), so that the backend's spans join the trace.
@@ -97,10 +90,7 @@ func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Cal
 	}
 	ctx, span := t.tracer.Start(ctx, c.name+"/"+call.Method, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
-		system, ok := rpcSystems[c.svc.Protocol]
-		if !ok {
-			system = c.svc.Protocol
-		}
+		system := c.svc.RPCSystem()
 		service := call.Service
 		if service == "" && c.svc.Proto != nil {
 			service = c.svc.Proto.QualifiedName()

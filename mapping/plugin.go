@@ -99,6 +99,21 @@ type ProtocolEnv struct {
 	TLS *tls.Config
 }
 
+// RPCSystem is implemented by a ProtocolConfig whose protocol has a name in
+// OpenTelemetry's semantic conventions (rpc.system: grpc, apache_dubbo,
+// apache_thrift, ...); spans of other protocols use the protocol's name.
+type RPCSystem interface {
+	RPCSystem() string
+}
+
+// RPCSystem is the service's rpc.system for spans.
+func (s *Service) RPCSystem() string {
+	if rs, ok := s.Proto.(RPCSystem); ok {
+		return rs.RPCSystem()
+	}
+	return s.Protocol
+}
+
 // TLSDialer is implemented by a ProtocolConfig whose adapter dials TLS
 // when ProtocolEnv.TLS is set. A service with a tls: key whose protocol
 // does not implement it (or answers false) is a validation problem.

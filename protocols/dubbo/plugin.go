@@ -194,3 +194,6 @@ func typesFor(env mapping.ProtocolEnv) func(string) []Method {
 		return fromDefs(method)
 	}
 }
+
+// RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
+func (c *Config) RPCSystem() string { return "apache_dubbo" }

@@ -133,3 +133,6 @@ func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Pro
 	}
 	return New(o)
 }
+
+// RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
+func (c *Config) RPCSystem() string { return "grpc" }

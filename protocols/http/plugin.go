@@ -52,3 +52,6 @@ func (c *Config) DialsTLS() bool { return true }
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
 	return New(Options{PathPrefix: c.PathPrefix, TLS: env.TLS})
 }
+
+// RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
+func (c *Config) RPCSystem() string { return "http" }

@@ -94,3 +94,6 @@ func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Pro
 		Version: c.Version, Conns: c.Conns, Logger: env.Logger, TLS: env.TLS,
 	})
 }
+
+// RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
+func (c *Config) RPCSystem() string { return "tars" }

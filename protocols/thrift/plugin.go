@@ -107,3 +107,6 @@ func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Pro
 		IdleTimeout: c.IdleTimeout, ExceptionStatus: c.Exceptions, Logger: env.Logger, TLS: env.TLS,
 	})
 }
+
+// RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
+func (c *Config) RPCSystem() string { return "apache_thrift" }
