@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,10 @@ type otlpReceiver struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 
+	// countOnly keeps no spans, only their count (benchmarks).
+	countOnly bool
+	received  atomic.Int64
+
 	mu      sync.Mutex
 	spans   []receivedSpan
 	headers []map[string]string
@@ -59,7 +64,7 @@ type receivedSpan struct {
 	span    *tracepb.Span
 }
 
-func startOTLPReceiver(t *testing.T, protocol string, stuck bool) *otlpReceiver {
+func startOTLPReceiver(t testing.TB, protocol string, stuck bool) *otlpReceiver {
 	t.Helper()
 	r := &otlpReceiver{stuck: stuck, stop: make(chan struct{})}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -154,6 +159,14 @@ func (r *otlpReceiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *otlpReceiver) record(req *collectortrace.ExportTraceServiceRequest, headers map[string]string) {
+	if r.countOnly {
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				r.received.Add(int64(len(ss.GetSpans())))
+			}
+		}
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.headers = append(r.headers, headers)
