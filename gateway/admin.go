@@ -157,6 +157,7 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 		}
 		writeJSON(w, 200, map[string]any{"configured": st.cfg.Routes, "reported": sdkRoutes})
 	})
+	mux.HandleFunc("GET /openapi.json", g.serveOpenAPI)
 	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, r *http.Request) {
 		st := g.state.Load()
 		writeJSON(w, 200, map[string]any{

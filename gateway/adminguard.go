@@ -25,7 +25,7 @@ func (g *Gateway) adminGuard(next http.Handler, addr string) http.Handler {
 			refuse(w, r, errorf(generic.CodePermissionDenied, "the control plane does not take cross-origin requests (Origin %q)", generic.Clip(o)))
 			return
 		}
-		guarded := strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/")
+		guarded := strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.Path, "/debug/") || r.URL.Path == "/openapi.json"
 		if !guarded {
 			next.ServeHTTP(w, r)
 			return

@@ -585,3 +585,25 @@ routes:
 		})
 	}
 }
+
+// BenchmarkOpenAPI1000Methods builds and encodes the document of a
+// service with 1,000 methods, each with a request and a reply message.
+func BenchmarkOpenAPI1000Methods(b *testing.B) {
+	g := newEchoGateway(b, "services: [{name: big, protocol: http, instances: [{address: 127.0.0.1:1}]}]\n")
+	st := g.state.Load()
+	sc := &generic.ServiceSchema{Name: "big"}
+	for i := 0; i < 1000; i++ {
+		in := &generic.Type{Kind: generic.KindMessage, Name: fmt.Sprintf("Req%d", i), Fields: []*generic.Field{
+			{Name: "id", Type: &generic.Type{Kind: generic.KindInt64}}, {Name: "name", Type: &generic.Type{Kind: generic.KindString}},
+			{Name: "tags", Type: &generic.Type{Kind: generic.KindList, Elem: &generic.Type{Kind: generic.KindString}}}}}
+		out := &generic.Type{Kind: generic.KindMessage, Name: fmt.Sprintf("Reply%d", i), Fields: []*generic.Field{
+			{Name: "ok", Type: &generic.Type{Kind: generic.KindBool}}, {Name: "items", Type: &generic.Type{Kind: generic.KindMap, Key: &generic.Type{Kind: generic.KindString}, Elem: in}}}}
+		sc.Methods = append(sc.Methods, &generic.MethodSchema{Name: fmt.Sprintf("m%d", i), Input: in, Output: out})
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := json.Marshal(buildOpenAPI(st, map[string]*generic.ServiceSchema{"big": sc})); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -79,6 +79,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc.run(st.chains.edge, 0, identityStage) {
 		return
 	}
+	if st.cfg.Server.OpenAPI == "public" && r.URL.Path == "/openapi.json" && r.Method == http.MethodGet {
+		g.serveOpenAPI(rw, r)
+		return
+	}
 	if r.URL.RawQuery != "" {
 		rc.q = r.URL.Query()
 	}

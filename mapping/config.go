@@ -93,6 +93,9 @@ type Server struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// IPRules allow and deny client addresses, for every request.
 	IPRules *IPRules `yaml:"ip_rules"`
+	// OpenAPI: "" (the document on the control plane only) or "public"
+	// (also GET /openapi.json on the data plane).
+	OpenAPI string `yaml:"openapi"`
 }
 
 // AdminSecret returns the control plane's bearer token ("" when none).

@@ -52,6 +52,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateLimits(add)
 	c.validateEdge(add)
+	if o := c.Server.OpenAPI; o != "" && o != "public" {
+		add("server.openapi: want public or nothing, got %q", o)
+	}
 	c.Server.AccessLog.validate(add)
 	c.validateTelemetry(add)
 
