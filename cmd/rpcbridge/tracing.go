@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
@@ -43,18 +44,24 @@ func newTracer(tel *mapping.Telemetry, file string, reg prometheus.Registerer, l
 		return nil, func() {}, nil
 	}
 	name := mapping.DefaultTelemetryServiceName
-	if tel != nil {
+	if tel != nil && tel.ServiceName != "" {
 		name = tel.ServiceName
 	}
-	res, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithTelemetrySDK(),
-		resource.WithAttributes(semconv.ServiceName(name), semconv.ServiceVersion(buildInfo().Version)))
+	own := []attribute.KeyValue{semconv.ServiceName(name), semconv.ServiceVersion(buildInfo().Version)}
+	// OTEL_RESOURCE_ATTRIBUTES adds attributes; service.name and
+	// service.version are the gateway's.
+	res, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithAttributes(own...))
 	if err != nil {
-		// A bad OTEL_RESOURCE_ATTRIBUTES: the rest of the resource stands.
 		log.Warn("tracing: resource attributes", "err", err)
+		if res == nil {
+			res = resource.NewSchemaless(own...)
+		}
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	ratio := 1.0
 	if tel != nil && tel.Traces != nil && tel.Traces.SampleRatio != nil {
-		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*tel.Traces.SampleRatio))))
+		ratio = *tel.Traces.SampleRatio
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
 	}
 	var closers []func()
 	closeAll := func() {
@@ -95,7 +102,7 @@ func newTracer(tel *mapping.Telemetry, file string, reg prometheus.Registerer, l
 			endpoint = "(OTEL_EXPORTER_OTLP_*ENDPOINT)"
 		}
 		log.Info("exporting traces", "protocol", otlp.Protocol, "endpoint", endpoint, "service_name", name,
-			"sample_ratio", *tel.Traces.SampleRatio, "queue_size", tel.Traces.QueueSize)
+			"sample_ratio", ratio, "queue_size", tel.Traces.QueueSize)
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	return tp, func() {
