@@ -2,7 +2,8 @@
 #
 #   make test    install what the tests need (a real ZooKeeper from Debian's
 #                "zookeeper" package, curl for the demo's printed lines and
-#                curl and openssl for the README's signing example),
+#                curl and openssl for the README's signing example, and
+#                chromium for the console's browser test),
 #                then vet, check formatting, run every test with the race
 #                detector, and each fuzz target for 50,000 inputs
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m)
@@ -35,7 +36,7 @@ fuzz:
 
 deps:
 	sh scripts/zookeeper.sh install
-	@missing=""; for t in curl openssl; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for t in curl openssl chromium; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y $$missing; fi
 
 vet:

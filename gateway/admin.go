@@ -67,6 +67,7 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 		writeJSON(w, 200, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.opts.Metrics, promhttp.HandlerOpts{}))
+	g.consoleRoutes(mux)
 	mux.HandleFunc("GET /admin/services", func(w http.ResponseWriter, r *http.Request) {
 		st := g.state.Load()
 		type svcJSON struct {
@@ -164,6 +165,7 @@ func (g *Gateway) adminMux(o AdminOptions) *http.ServeMux {
 			"version": st.version, "loaded_at": st.loadedAt.UTC().Format(time.RFC3339Nano),
 			"source": g.source(), "services": len(st.cfg.Services), "routes": st.table.Len(),
 			"reloads": g.reloads.Load(), "yaml": string(mapping.Redact(st.raw)), "build": g.opts.Build,
+			"service_sets": st.cfg.ServiceSets,
 		})
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, r *http.Request) {

@@ -166,6 +166,8 @@ type Gateway struct {
 	nonces *nonceStore
 	// mirrors send mirrored copies; they outlive reloads.
 	mirrors *mirrors
+	// errors are the last errors the data plane answered, for the console.
+	errors recentErrors
 	// access writes the access log (nil when off); a reload that changes
 	// server.access_log replaces it.
 	access atomic.Pointer[accessLog]

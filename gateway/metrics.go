@@ -147,6 +147,14 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 	}
 	g.metrics.requests.WithLabelValues(svc, method, proto, strconv.Itoa(status)).Inc()
 	g.metrics.duration.WithLabelValues(svc, method, proto).Observe(elapsed.Seconds())
+	if status >= 400 {
+		e := errorEntry{Time: start.UTC().Format(time.RFC3339), Status: status, Code: string(w.code),
+			Method: generic.Clip(r.Method), Path: generic.Clip(r.URL.Path), Service: svc}
+		if t != nil {
+			e.API = generic.Clip(t.method)
+		}
+		g.errors.add(e)
+	}
 	if a := g.access.Load(); a != nil {
 		g.logAccess(a, r, w, t, start, status, rc.clientKey())
 	}
