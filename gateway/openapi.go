@@ -88,7 +88,7 @@ func buildOpenAPI(st *state, schemas map[string]*generic.ServiceSchema) map[stri
 		"info": map[string]any{
 			"title":       "rpcbridge",
 			"version":     version,
-			"description": "Generated from the live schemas of the services behind this gateway (gRPC reflection, descriptor sets, .proto files, Thrift and Tars IDL, Dubbo types), for the config version in force.",
+			"description": "Generated from the live schemas of the services behind this gateway (server reflection, descriptor sets, IDL files, declared types), for the config version in force.",
 		},
 		"paths": paths,
 		"components": map[string]any{
