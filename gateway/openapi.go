@@ -22,9 +22,20 @@ import (
 // the schemas the services' backends publish (fetched when none is cached
 // yet, within ctx).
 func (g *Gateway) OpenAPI(ctx context.Context) ([]byte, error) {
+	return g.openAPI(ctx, false)
+}
+
+// openAPI builds the document; refresh fetches every schema anew first
+// (and keeps what it fetched for routing too).
+func (g *Gateway) openAPI(ctx context.Context, refresh bool) ([]byte, error) {
 	st := g.state.Load()
 	schemas := map[string]*generic.ServiceSchema{}
 	for name, c := range st.clusters {
+		if refresh {
+			if s, err := c.fetchSchema(ctx); err == nil {
+				c.schemas.cur.Store(s)
+			}
+		}
 		if s, err := c.describe(ctx); err == nil {
 			schemas[name] = s
 		}
@@ -351,7 +362,7 @@ func errorSchema() map[string]any {
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	b, err := g.OpenAPI(ctx)
+	b, err := g.openAPI(ctx, r.URL.Query().Get("refresh") == "1")
 	if err != nil {
 		writeError(w, errorf(generic.CodeInternal, "openapi: %v", err))
 		return

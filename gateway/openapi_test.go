@@ -4,11 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/rpcbridge/rpcbridge/examples/orders"
 	"github.com/rpcbridge/rpcbridge/examples/stock"
@@ -117,4 +127,73 @@ routes:
 			}
 		})
 	}
+}
+
+// widgetsServer serves reflection for demo.widgets.v1.Widgets with the
+// given methods (each Req -> Reply), on l.
+func widgetsServer(t *testing.T, l net.Listener, methods ...string) *grpc.Server {
+	t.Helper()
+	msg := func(name string, fields ...string) *descriptorpb.DescriptorProto {
+		d := &descriptorpb.DescriptorProto{Name: proto.String(name)}
+		for i, f := range fields {
+			d.Field = append(d.Field, &descriptorpb.FieldDescriptorProto{Name: proto.String(f), Number: proto.Int32(int32(i + 1)),
+				Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String(f)})
+		}
+		return d
+	}
+	svc := &descriptorpb.ServiceDescriptorProto{Name: proto.String("Widgets")}
+	info := grpc.ServiceInfo{}
+	for _, m := range methods {
+		svc.Method = append(svc.Method, &descriptorpb.MethodDescriptorProto{Name: proto.String(m), InputType: proto.String(".demo.widgets.v1.Req"), OutputType: proto.String(".demo.widgets.v1.Reply")})
+		info.Methods = append(info.Methods, grpc.MethodInfo{Name: m})
+	}
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{Name: proto.String("widgets.proto"), Package: proto.String("demo.widgets.v1"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{msg("Req", "id"), msg("Reply", "id", "name")}, Service: []*descriptorpb.ServiceDescriptorProto{svc}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := &protoregistry.Files{}
+	if err := files.RegisterFile(fd); err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	reflectionpb.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{
+		Services: fixedServices{"demo.widgets.v1.Widgets": info}, DescriptorResolver: files}))
+	go s.Serve(l)
+	return s
+}
+
+type fixedServices map[string]grpc.ServiceInfo
+
+func (f fixedServices) GetServiceInfo() map[string]grpc.ServiceInfo { return f }
+
+// A backend that starts serving a new method shows it in the document once
+// the schemas are fetched again (?refresh=1, or the keeper's own refresh).
+func TestOpenAPIFollowsABackendsSchema(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	v1 := widgetsServer(t, l, "Get")
+	e := newEnv(t, `
+services:
+  - name: widgets
+    protocol: grpc
+    grpc: {service: demo.widgets.v1.Widgets, schema: {reflection: {refresh: 1ms}}}
+    instances: [{address: "{{addr}}"}]
+`, map[string]string{"addr": addr})
+	if r := do(t, "GET", e.adm+"/openapi.json", ""); !strings.Contains(r.body, `"/widgets/Get"`) || strings.Contains(r.body, `"/widgets/List"`) {
+		t.Fatalf("v1: got %s, want /widgets/Get only", r.body)
+	}
+	v1.Stop()
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := widgetsServer(t, l2, "Get", "List")
+	defer v2.Stop()
+	waitUntil(t, "the new method in the document", 10*time.Second, func() bool {
+		return strings.Contains(do(t, "GET", e.adm+"/openapi.json?refresh=1", "").body, `"/widgets/List"`)
+	})
 }
