@@ -4,31 +4,48 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
 // cmdDescribe prints the methods and types of configured services, as the
 // adapters know them (server reflection, descriptor sets, IDL files, Dubbo
-// YAML), without starting the gateway's listeners.
+// YAML), without starting the gateway's listeners. Instead of a config it
+// takes a backend URL and the services to describe there (see urlConfig):
+//
+//	rpcbridge describe grpc://127.0.0.1:50051 demo.v1.PeopleService
+//	rpcbridge describe 'dubbo://127.0.0.1:20880?types=long' org.example.UserService/getUser
 func cmdDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("describe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "gateway.yaml", "config file")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for an instance to answer")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, raw, err := loadConfig(*path)
+	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	names := fs.Args()
+	var cfg *mapping.Config
+	var raw []byte
+	if len(names) > 0 && isBackendURL(names[0]) {
+		if flagSet(fs, "c") {
+			return errors.New("describe: give a backend URL or -c, not both")
+		}
+		cfg, raw, err = describeURL(names[0], names[1:], *timeout)
+		names = nil
+	} else {
+		cfg, raw, err = loadConfig(*path)
+	}
+	if err != nil {
+		return err
+	}
 	if len(names) == 0 {
 		for _, s := range cfg.Services {
 			names = append(names, s.Name)
@@ -78,4 +95,23 @@ func cmdDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%d of %d services could not be described", failed, len(names))
 	}
 	return nil
+}
+
+// describeURL is the config of the services at a backend URL, each named
+// SERVICE (the gRPC service, Dubbo interface, Thrift service or Tars
+// interface) or, for a Dubbo method's types=, SERVICE/METHOD. An HTTP URL
+// needs none.
+func describeURL(rawURL string, services []string, timeout time.Duration) (*mapping.Config, []byte, error) {
+	var targets []callTarget
+	for _, s := range services {
+		service, method, _ := strings.Cut(s, "/")
+		targets = append(targets, callTarget{service: service, method: method})
+	}
+	if len(targets) == 0 {
+		if !strings.HasPrefix(rawURL, "http://") {
+			return nil, nil, fmt.Errorf("describe %s: name the SERVICE to describe", rawURL)
+		}
+		targets = []callTarget{{}}
+	}
+	return urlConfig(rawURL, targets, timeout)
 }

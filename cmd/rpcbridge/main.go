@@ -40,7 +40,11 @@ usage:
                                        (NAME, default the host name, picks up staged versions)
   rpcbridge validate -c gateway.yaml   check a config and print every problem
   rpcbridge describe -c gateway.yaml [SERVICE ...]
-                                       print services' methods and types as JSON
+  rpcbridge describe URL SERVICE ...   print services' methods and types as JSON
+  rpcbridge call URL SERVICE/METHOD [-d JSON|@FILE|@-] [-H name:value] [-timeout 10s]
+  rpcbridge call -c gateway.yaml NAME/METHOD [...]
+                                       call a backend method and print the reply JSON; URL is
+                                       grpc|triple|dubbo|thrift|tars|http://HOST:PORT?params
   rpcbridge config push -c gateway.yaml -zk HOST:PORT [-group G] [-nodes gw-1,gw-2]
           [-zk-user U -zk-password-env VAR] [-zk-acl digest:U:all,world:read]
                                        validate a config and store it for every replica
@@ -83,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(ctx, args[1:], stdout, stderr)
 	case "describe":
 		err = cmdDescribe(ctx, args[1:], stdout, stderr)
+	case "call":
+		return cmdCall(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "health":
 		err = cmdHealth(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
