@@ -41,6 +41,7 @@ usage:
   rpcbridge validate -c gateway.yaml   check a config and print every problem
   rpcbridge describe -c gateway.yaml [SERVICE ...]
   rpcbridge describe URL SERVICE ...   print services' methods and types as JSON
+  rpcbridge openapi -c gateway.yaml   print the OpenAPI 3.1 document of the config's services
   rpcbridge call URL SERVICE/METHOD [-d JSON|@FILE|@-] [-H name:value] [-timeout 10s]
   rpcbridge call -c gateway.yaml NAME/METHOD [...]
                                        call a backend method and print the reply JSON; URL is
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(ctx, args[1:], stdout, stderr)
 	case "describe":
 		err = cmdDescribe(ctx, args[1:], stdout, stderr)
+	case "openapi":
+		err = cmdOpenAPI(ctx, args[1:], stdout, stderr)
 	case "call":
 		return cmdCall(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "health":
