@@ -170,19 +170,22 @@ func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	// One SetAttributes call: each may grow the span's attribute slice.
+	attrs := make([]attribute.KeyValue, 1, 5)
+	attrs[0] = attribute.Int("http.response.status_code", status)
 	if t != nil {
 		span.SetName(t.svc.Name + "/" + generic.Clip(t.method))
-		span.SetAttributes(attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", generic.Clip(t.method)),
+		attrs = append(attrs, attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", generic.Clip(t.method)),
 			attribute.String("rpcbridge.route", t.how))
 		if t.route != nil {
 			route := t.route.Match.Path
 			if route == "" {
 				route = t.route.Match.Prefix + "*"
 			}
-			span.SetAttributes(attribute.String("http.route", route))
+			attrs = append(attrs, attribute.String("http.route", route))
 		}
 	}
-	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	span.SetAttributes(attrs...)
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}

@@ -23,6 +23,8 @@ type tracing struct {
 	// recording is false when no TracerProvider was given: requests that
 	// carry no trace context then skip span bookkeeping entirely.
 	recording bool
+	// The span kinds as start options, made once.
+	serverKind, clientKind trace.SpanStartOption
 }
 
 func newTracing(tp trace.TracerProvider) *tracing {
@@ -31,9 +33,11 @@ func newTracing(tp trace.TracerProvider) *tracing {
 		tp = noop.NewTracerProvider()
 	}
 	return &tracing{
-		tracer:    tp.Tracer("github.com/rpcbridge/rpcbridge/gateway"),
-		prop:      propagation.TraceContext{},
-		recording: recording,
+		tracer:     tp.Tracer("github.com/rpcbridge/rpcbridge/gateway"),
+		prop:       propagation.TraceContext{},
+		recording:  recording,
+		serverKind: trace.WithSpanKind(trace.SpanKindServer),
+		clientKind: trace.WithSpanKind(trace.SpanKindClient),
 	}
 }
 
@@ -51,7 +55,13 @@ func (t *tracing) serverSpan(r *http.Request) (context.Context, trace.Span) {
 		return r.Context(), trace.SpanFromContext(r.Context())
 	}
 	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := t.tracer.Start(ctx, "rpcbridge "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+	// Named after the method (semantic conventions) until finishSpan
+	// knows the service and method.
+	name := r.Method
+	if !knownMethods[name] {
+		name = "HTTP"
+	}
+	ctx, span := t.tracer.Start(ctx, name, t.serverKind)
 	if span.IsRecording() {
 		scheme := "http"
 		if r.TLS != nil {
@@ -88,8 +98,10 @@ func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Cal
 	if t.idle(ctx) {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := t.tracer.Start(ctx, c.name+"/"+call.Method, trace.WithSpanKind(trace.SpanKindClient))
+	// The full name is built only for a span that is recorded.
+	ctx, span := t.tracer.Start(ctx, c.name, t.clientKind)
 	if span.IsRecording() {
+		span.SetName(c.name + "/" + call.Method)
 		system := c.svc.RPCSystem()
 		service := call.Service
 		if service == "" && c.svc.Proto != nil {

@@ -134,4 +134,9 @@ routes:
 	wantAttrs(t, "server span of an unknown method", spanAttrs(server), map[string]string{
 		"http.request.method": "_OTHER", "http.request.method_original": "BREW",
 	})
+	// A request that reached no service keeps the method as its name
+	// ("HTTP" for an unknown one).
+	if server.Name() != "HTTP" {
+		t.Errorf("span of an unrouted BREW request: named %q, want HTTP", server.Name())
+	}
 }
