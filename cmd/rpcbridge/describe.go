@@ -51,14 +51,11 @@ func cmdDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			names = append(names, s.Name)
 		}
 	}
-	log := slog.New(slog.DiscardHandler)
-	disc := newZKDiscovery(log)
-	defer disc.Close()
-	g, err := gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log, Source: *path})
+	g, closeGateway, err := offlineGateway(cfg, raw, *path)
 	if err != nil {
 		return err
 	}
-	defer g.Close()
+	defer closeGateway()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	failed := 0
@@ -114,4 +111,18 @@ func describeURL(rawURL string, services []string, timeout time.Duration) (*mapp
 		targets = []callTarget{{}}
 	}
 	return urlConfig(rawURL, targets, timeout)
+}
+
+// offlineGateway builds a gateway on cfg without listeners, for commands
+// that ask its services for their schemas (describe, openapi); close
+// closes it and then its discovery.
+func offlineGateway(cfg *mapping.Config, raw []byte, source string) (g *gateway.Gateway, close func(), err error) {
+	log := slog.New(slog.DiscardHandler)
+	disc := newZKDiscovery(log)
+	g, err = gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log, Source: source})
+	if err != nil {
+		disc.Close()
+		return nil, nil, err
+	}
+	return g, func() { g.Close(); disc.Close() }, nil
 }

@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
-
-	"github.com/rpcbridge/rpcbridge/gateway"
 )
 
 // cmdOpenAPI prints the OpenAPI 3.1 document of a config, built from its
@@ -26,14 +23,11 @@ func cmdOpenAPI(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.DiscardHandler)
-	disc := newZKDiscovery(log)
-	defer disc.Close()
-	g, err := gateway.New(cfg, raw, gateway.Options{Discovery: disc, Logger: log, Source: *path})
+	g, closeGateway, err := offlineGateway(cfg, raw, *path)
 	if err != nil {
 		return err
 	}
-	defer g.Close()
+	defer closeGateway()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	b, err := g.OpenAPI(ctx)
