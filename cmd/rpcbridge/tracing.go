@@ -69,6 +69,15 @@ func newTracer(tel *mapping.Telemetry, file string, reg prometheus.Registerer, l
 			c()
 		}
 	}
+	// fail undoes what was built when a later part cannot be.
+	var built []sdktrace.SpanProcessor
+	fail := func(err error) (trace.TracerProvider, func(), error) {
+		for _, p := range built {
+			p.Shutdown(context.Background())
+		}
+		closeAll()
+		return nil, nil, err
+	}
 	// The file's processor comes first: the provider shuts its
 	// processors down in order, and a collector that does not answer
 	// must not leave the file unflushed.
@@ -82,19 +91,20 @@ func newTracer(tel *mapping.Telemetry, file string, reg prometheus.Registerer, l
 			f.Close()
 			return nil, nil, err
 		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
 		closers = append(closers, func() { f.Close() })
+		bsp := sdktrace.NewBatchSpanProcessor(exp)
+		built = append(built, bsp)
+		opts = append(opts, sdktrace.WithSpanProcessor(bsp))
 	}
 	if otlp != nil {
 		exp, err := newOTLPExporter(otlp)
 		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("telemetry.traces.otlp: %w", err)
+			return fail(fmt.Errorf("telemetry.traces.otlp: %w", err))
 		}
 		q, err := newExportQueue(exp, tel.Traces.QueueSize, reg, log)
 		if err != nil {
-			closeAll()
-			return nil, nil, err
+			exp.Shutdown(context.Background())
+			return fail(err)
 		}
 		opts = append(opts, sdktrace.WithSpanProcessor(q))
 		endpoint := otlp.Endpoint
