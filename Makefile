@@ -19,9 +19,9 @@ FUZZTIME ?= 10m
 # package:target for every fuzz target
 FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
-.PHONY: test deps vet fmt-check build dist demo bench fuzz
+.PHONY: test deps vet fmt-check build dist demo bench fuzz java-test
 
-test: deps vet fmt-check
+test: deps vet fmt-check java-test
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
 	# dubbo-getty races on its own session close: this test is built only without -race
 	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
@@ -38,6 +38,15 @@ deps:
 	sh scripts/zookeeper.sh install
 	@missing=""; for t in curl openssl chromium; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y $$missing; fi
+	@missing=""; command -v javac >/dev/null 2>&1 || missing="default-jdk-headless"; \
+	for p in zookeeper:libzookeeper-java slf4j-nop:libslf4j-java junit-platform-console-standalone:junit5; do \
+		[ -f /usr/share/java/$${p%%:*}.jar ] || missing="$$missing $${p#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y $$missing; fi
+
+# The Java SDK (sdk/java): build the jar with javac and run its JUnit 5 tests.
+java-test:
+	$(MAKE) --no-print-directory -C sdk/java test
 
 vet:
 	$(GO) vet $(PKGS)
