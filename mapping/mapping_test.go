@@ -357,3 +357,29 @@ func TestAnUnchangedServiceComparesEqualWhereverItSits(t *testing.T) {
 		}
 	}
 }
+
+// The control plane never shows an OTLP exporter's header values (they
+// carry credentials), nor other secrets; it keeps the keys.
+func TestRedactHidesSecretsAndExporterHeaders(t *testing.T) {
+	out := string(mapping.Redact([]byte(`
+server:
+  auth: {keys: [{name: a, key: s3cret-key}]}
+telemetry:
+  traces:
+    otlp: {endpoint: "collector:4317", headers: {authorization: Bearer tok-123, x-tenant: acme}}
+routes:
+  - match: {path: /x, headers: {x-client: ios}}
+    service: s
+    method: M
+`)))
+	for _, secret := range []string{"s3cret-key", "tok-123", "acme"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("redacted config shows %q:\n%s", secret, out)
+		}
+	}
+	for _, kept := range []string{"authorization", "x-tenant", "collector:4317", "x-client: ios"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("redacted config lacks %q:\n%s", kept, out)
+		}
+	}
+}

@@ -46,10 +46,29 @@ func redactNode(n *yaml.Node) {
 				hideValue(v)
 				continue
 			}
+			if k.Value == "otlp" {
+				// An exporter's headers carry its credentials.
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if v.Content[j].Value == "headers" {
+						hideValues(v.Content[j+1])
+					}
+				}
+			}
 			redactNode(v)
 		}
 	case yaml.AliasNode:
 		// An alias repeats a node redacted where it is defined.
+	}
+}
+
+// hideValues hides every value of a mapping, keeping its keys.
+func hideValues(m *yaml.Node) {
+	if m.Kind != yaml.MappingNode {
+		hideValue(m)
+		return
+	}
+	for i := 1; i < len(m.Content); i += 2 {
+		hideValue(m.Content[i])
 	}
 }
 
