@@ -72,6 +72,10 @@ type Options struct {
 	// Protocol is "dubbo" (default: the dubbo protocol with Hessian2) or
 	// "tri" (Triple, also written "triple").
 	Protocol string
+	// Engine chooses the dubbo protocol's client: "direct" (default), this
+	// package's own codec and multiplexed connection, or "dubbo-go",
+	// dubbo-go's generic client. Triple always uses dubbo-go.
+	Engine string
 	// Methods gives one signature per method; it wins over other sources.
 	Methods map[string]Method
 	// Overloads gives extra signatures of overloaded methods.
@@ -104,9 +108,17 @@ type Protocol struct {
 	o       Options
 	name    string
 	proto   string // dubbo-go protocol: "dubbo" or "tri"
+	direct  bool   // the dubbo protocol through directClient
 	log     *slog.Logger
 	methods map[string][]signature
+	bufs    sync.Pool // *frameBuf, for directClient's requests
 }
+
+// Engines (Options.Engine).
+const (
+	EngineDirect  = "direct"
+	EngineDubboGo = "dubbo-go"
+)
 
 // signature is a Method prepared for calls.
 type signature struct {
@@ -132,6 +144,13 @@ func New(o Options) (*Protocol, error) {
 	default:
 		return nil, fmt.Errorf("dubbo: protocol must be dubbo or tri, got %q", o.Protocol)
 	}
+	switch o.Engine {
+	case "", EngineDirect:
+		p.direct = p.proto == "dubbo"
+	case EngineDubboGo:
+	default:
+		return nil, fmt.Errorf("dubbo: engine must be %s or %s, got %q", EngineDirect, EngineDubboGo, o.Engine)
+	}
 	if p.o.RequestTimeout <= 0 {
 		p.o.RequestTimeout = 3 * time.Second
 	}
@@ -155,6 +174,10 @@ func New(o Options) (*Protocol, error) {
 				return nil, err
 			}
 		}
+	}
+	if p.direct {
+		// The direct engine needs none of dubbo-go's process-wide setup.
+		return p, nil
 	}
 	// Keep the wrapped class of Java's org.apache GenericException.
 	hessian.RegisterPOJOMapping(apacheGenericException, &dhessian.GenericException{})
@@ -214,6 +237,9 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 	host, port, err := net.SplitHostPort(t.Address)
 	if err != nil || host == "" || port == "" {
 		return nil, generic.Errorf(generic.CodeInvalidArgument, "dubbo: instance address must be host:port, got %q", t.Address)
+	}
+	if p.direct {
+		return p.dialDirect(ctx, t.Address), nil
 	}
 	c := &dubboClient{p: p, addr: t.Address, refs: make(map[string]*reference)}
 	// Connect now when the provider is up; otherwise the first call
@@ -311,34 +337,10 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 	if iface == "" {
 		iface = c.p.o.Interface
 	}
-	defer func() {
-		if err != nil {
-			if ge, ok := err.(*generic.Error); ok {
-				if ge.Protocol == "" {
-					ge.Protocol = c.p.name
-				}
-				if ge.Service == "" {
-					ge.Service = iface
-				}
-				if ge.Method == "" {
-					ge.Method = call.Method
-				}
-			}
-		}
-	}()
-	if call.Method == "" {
-		return nil, generic.Errorf(generic.CodeInvalidArgument, "method name is empty")
-	}
-	types, args, err := c.p.arguments(call)
+	defer func() { c.p.tagError(err, iface, call.Method) }()
+	types, args, timeout, err := c.p.prepare(ctx, call)
 	if err != nil {
 		return nil, err
-	}
-	timeout := c.p.o.RequestTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-		if timeout <= 0 {
-			return nil, generic.Errorf(generic.CodeDeadlineExceeded, "deadline exceeded before the call")
-		}
 	}
 	r, err := c.ref(iface, timeout)
 	if err != nil {
@@ -396,6 +398,44 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 		return nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be written as JSON", Err: err}
 	}
 	return &generic.Result{Body: body}, nil
+}
+
+// tagError names the protocol, service and method in err when it is a
+// *generic.Error that does not name them.
+func (p *Protocol) tagError(err error, iface, method string) {
+	ge, ok := err.(*generic.Error)
+	if !ok || ge == nil {
+		return
+	}
+	if ge.Protocol == "" {
+		ge.Protocol = p.name
+	}
+	if ge.Service == "" {
+		ge.Service = iface
+	}
+	if ge.Method == "" {
+		ge.Method = method
+	}
+}
+
+// prepare converts a call's arguments and finds its timeout: ctx's
+// deadline, or RequestTimeout.
+func (p *Protocol) prepare(ctx context.Context, call *generic.Call) ([]string, []hessian.Object, time.Duration, error) {
+	if call.Method == "" {
+		return nil, nil, 0, generic.Errorf(generic.CodeInvalidArgument, "method name is empty")
+	}
+	types, args, err := p.arguments(call)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	timeout := p.o.RequestTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+		if timeout <= 0 {
+			return nil, nil, 0, generic.Errorf(generic.CodeDeadlineExceeded, "deadline exceeded before the call")
+		}
+	}
+	return types, args, timeout, nil
 }
 
 // reservedAttachment lists attachment keys that steer dubbo-go or the

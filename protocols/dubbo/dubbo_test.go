@@ -39,8 +39,27 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	mainAddr = prov.Addr
-	os.Exit(m.Run())
+	// Every test runs against each engine of the dubbo protocol
+	// (RPCBRIDGE_DUBBO_ENGINE picks one).
+	engines := []string{dubbo.EngineDirect, dubbo.EngineDubboGo}
+	if e := os.Getenv("RPCBRIDGE_DUBBO_ENGINE"); e != "" {
+		engines = []string{e}
+	}
+	code := 0
+	for _, e := range engines {
+		fmt.Fprintln(os.Stderr, "dubbo engine:", e)
+		engine = e
+		sharedOnce, shared = sync.Once{}, nil
+		if c := m.Run(); c != 0 {
+			fmt.Fprintln(os.Stderr, "FAIL with dubbo engine", e)
+			code = c
+		}
+	}
+	os.Exit(code)
 }
+
+// engine is the Options.Engine of the adapters the tests make.
+var engine string
 
 func p(name, typ string) dubbo.Param { return dubbo.Param{Name: name, Type: typ} }
 
@@ -80,6 +99,7 @@ func newProtocol(t testing.TB, mod func(*dubbo.Options)) *dubbo.Protocol {
 	t.Helper()
 	o := dubbo.Options{
 		Interface: testprovider.Interface,
+		Engine:    engine,
 		Version:   "1.0.0",
 		Methods:   methods(),
 		Overloads: map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},
@@ -115,6 +135,7 @@ func mainClient(t testing.TB) generic.Client {
 	sharedOnce.Do(func() {
 		pr, err := dubbo.New(dubbo.Options{
 			Interface:       testprovider.Interface,
+			Engine:          engine,
 			Version:         "1.0.0",
 			Methods:         methods(),
 			Overloads:       map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},

@@ -108,6 +108,13 @@ func exceptionOfObject(v any) (*javaException, bool) {
 func plainValue(v any, open map[any]bool) any {
 	switch x := v.(type) {
 	case *hobject:
+		if len(x.fields) == 1 && x.fields[0] == "name" {
+			// An enum constant: its name, as hessian2 decodes an enum
+			// of a registered class.
+			if name, ok := x.values[0].(string); ok {
+				return name
+			}
+		}
 		if open[x] {
 			return nil
 		}
