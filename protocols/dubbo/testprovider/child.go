@@ -29,11 +29,14 @@ func RunChildIfAsked() bool {
 }
 
 // runChild serves a provider, prints its address, and exits when stdin
-// closes. spec is "dubbo", "tri", or "dubbo zk=<addr>".
+// closes. spec is "dubbo", "tri", or "dubbo zk=<addr>"; "main" serves
+// the exports of MainExports instead of one marked "child".
 func runChild(spec string) {
 	cfg := Config{Exports: []Export{{Version: "1.0.0", Marker: "child"}}}
 	for _, f := range strings.Fields(spec) {
 		switch {
+		case f == "main":
+			cfg.Exports = MainExports()
 		case f == "tri":
 			cfg.Protocol = "tri"
 		case strings.HasPrefix(f, "zk="):
@@ -50,6 +53,54 @@ func runChild(spec string) {
 	fmt.Println("ADDR", prov.Addr)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
+}
+
+// MainExports are the services of the adapter tests' main provider:
+// version 1.0.0 ("main"), group "other" version 2.0.0 ("other"), version
+// 2.0.0 ("v2").
+func MainExports() []Export {
+	return []Export{
+		{Version: "1.0.0", Marker: "main"},
+		{Group: "other", Version: "2.0.0", Marker: "other"},
+		{Version: "2.0.0", Marker: "v2"},
+	}
+}
+
+// StartProcess starts a provider process from the test binary, as
+// StartChild does, outside any test (from TestMain): it runs until the
+// test binary exits. Its standard error goes to this process's.
+func StartProcess(spec string) (addr string, err error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+spec)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	longLived.Lock()
+	longLived.stdins = append(longLived.stdins, in)
+	longLived.Unlock()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		l := sc.Text()
+		if a, ok := strings.CutPrefix(l, "ADDR "); ok {
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return a, nil
+		}
+		if strings.HasPrefix(l, "ERROR ") {
+			return "", fmt.Errorf("child provider: %s", l)
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return "", fmt.Errorf("child provider exited before listening")
 }
 
 // longLived holds the stdin pipes of children that run until the test
