@@ -357,6 +357,16 @@ services:
 		r.Body.Close()
 		return r.StatusCode
 	}
+	// A method becomes a label value once the service's schema is cached
+	// (the reply never waits for that): wait for the first fetch.
+	waitUntil(t, "the schema of people", 10*time.Second, func() bool {
+		r, err := hc.Get("http://" + s.adm + "/admin/services/people/schema")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
 	if got := post("/people/Get"); got != 200 {
 		t.Fatalf("known method: got %d, want 200", got)
 	}
