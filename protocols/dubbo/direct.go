@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -101,7 +100,7 @@ func (c *directClient) conn(timeout time.Duration) (*dconn, error) {
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
 	}
-	c.cur = newDconn(nc, c.p.log, heartbeatInterval)
+	c.cur = newDconn(nc, heartbeatInterval)
 	return c.cur, nil
 }
 
@@ -303,6 +302,10 @@ func decodeReply(body []byte, keepClass bool) ([]byte, error, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		budget := maxReplyValues
+		if err := checkExpansion(v, nil, &budget); err != nil {
+			return nil, nil, err
+		}
 		if e, ok := exceptionOfObject(v); ok {
 			return nil, e, nil
 		}
@@ -326,9 +329,59 @@ func describeHessian(v any) string {
 func hessianJSON(dst []byte, v any, keepClass bool) ([]byte, error) {
 	switch v.(type) {
 	case *hobject, *hlist, *hmap:
+		budget := maxReplyValues
+		if err := checkExpansion(v, nil, &budget); err != nil {
+			return nil, err
+		}
 		v = plainValue(v, map[any]bool{})
 	}
 	return appendJSON(dst, v, keepClass, 0)
+}
+
+// maxReplyValues bounds the values a reply expands to once its
+// references are followed: a few bytes of references can stand for
+// exponentially many copies.
+const maxReplyValues = 1 << 20
+
+// checkExpansion walks v as plainValue will (following references,
+// cutting cycles) and fails when that takes more than *budget values or
+// nests deeper than maxHessianDepth.
+func checkExpansion(v any, open []any, budget *int) error {
+	*budget--
+	if *budget < 0 {
+		return fmt.Errorf("reply expands to more than %d values", maxReplyValues)
+	}
+	switch v.(type) {
+	case *hobject, *hlist, *hmap:
+	default:
+		return nil
+	}
+	for _, o := range open {
+		if o == v {
+			return nil // a cycle, cut by plainValue
+		}
+	}
+	if len(open) >= maxHessianDepth {
+		return fmt.Errorf("reply nests deeper than %d levels", maxHessianDepth)
+	}
+	open = append(open, v)
+	var kids [][]any
+	switch x := v.(type) {
+	case *hobject:
+		kids = [][]any{x.values}
+	case *hlist:
+		kids = [][]any{x.items}
+	case *hmap:
+		kids = [][]any{x.keys, x.vals}
+	}
+	for _, ks := range kids {
+		for _, k := range ks {
+			if err := checkExpansion(k, open, budget); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dconn is one TCP connection to a provider carrying many requests at
@@ -337,8 +390,7 @@ func hessianJSON(dst []byte, v any, keepClass bool) ([]byte, error) {
 // and closes a connection that stopped answering. When the connection
 // breaks, every pending request fails with UNAVAILABLE.
 type dconn struct {
-	nc  net.Conn
-	log *slog.Logger
+	nc net.Conn
 
 	nextID   atomic.Int64
 	lastRead atomic.Int64 // unix nanoseconds
@@ -351,11 +403,11 @@ type dconn struct {
 	done    chan struct{} // closed when err is set
 }
 
-func newDconn(nc net.Conn, log *slog.Logger, heartbeat time.Duration) *dconn {
+func newDconn(nc net.Conn, heartbeat time.Duration) *dconn {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	c := &dconn{nc: nc, log: log, pending: map[int64]chan []byte{}, done: make(chan struct{})}
+	c := &dconn{nc: nc, pending: map[int64]chan []byte{}, done: make(chan struct{})}
 	c.lastRead.Store(time.Now().UnixNano())
 	go c.readLoop()
 	go c.heartbeats(heartbeat)

@@ -3,6 +3,7 @@ package dubbo_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"reflect"
@@ -50,6 +51,11 @@ func TestMain(m *testing.M) {
 	if e := os.Getenv("RPCBRIDGE_DUBBO_ENGINE"); e != "" {
 		engines = []string{e}
 	}
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		engines = engines[:1] // fuzz targets do not call providers
+	}
+	childMainAddr = childAddr
 	code := 0
 	for _, e := range engines {
 		fmt.Fprintln(os.Stderr, "dubbo engine:", e)
@@ -65,6 +71,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// childMainAddr is the main provider's services in a process of their
+// own.
+var childMainAddr string
 
 // engine is the Options.Engine of the adapters the tests make.
 var engine string
