@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,20 @@ func TestOpenAPICommandOnTheDemoConfig(t *testing.T) {
 	}
 	if err := schema.Validate(doc); err != nil {
 		t.Fatalf("the demo's document does not validate against OpenAPI 3.1: %v", err)
+	}
+	// The paths and schemas of all five protocols, against the golden file
+	// (go test -run TestOpenAPICommandOnTheDemoConfig ./cmd/rpcbridge/ -update rewrites it).
+	var d map[string]json.RawMessage
+	json.Unmarshal(out.Bytes(), &d)
+	var comps map[string]json.RawMessage
+	json.Unmarshal(d["components"], &comps)
+	got, _ := json.MarshalIndent(map[string]json.RawMessage{"paths": d["paths"], "schemas": comps["schemas"]}, "", "  ")
+	golden := "../../testdata/openapi/demo.json"
+	if *update {
+		os.WriteFile(golden, append(got, '\n'), 0o644)
+	}
+	if want, err := os.ReadFile(golden); err != nil || !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+		t.Errorf("the demo's paths and schemas differ from %s (%v)", golden, err)
 	}
 	for _, want := range []string{`"/v1/people/{id}"`, `"/people/Get"`, `"/orders/getOrder"`, `"/stock/getQuote"`, `"/users/getUser"`, `"/v1/users/{id}"`, `"text/event-stream"`} {
 		if !strings.Contains(out.String(), want) {
