@@ -204,7 +204,13 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 		ch.unrouted = []filter{auth}
 	}
 	serviceChain := func(svc *mapping.Service, r *mapping.Route) ([]filter, error) {
-		fs := []filter{callFormFilter{}}
+		// A service that takes whole HTTP requests takes any method (on
+		// any form of call) and any body.
+		proxies := svc.ProxiesHTTP()
+		var fs []filter
+		if !proxies {
+			fs = append(fs, callFormFilter{})
+		}
 		public := svc.Public
 		if r != nil && r.Public != nil {
 			public = *r.Public
@@ -236,7 +242,7 @@ func (g *Gateway) buildChains(cfg *mapping.Config, st *state) (*chains, error) {
 			ch.routeLimits[key] = l
 			fs = append(fs, &routeRateFilter{l: l})
 		}
-		if !cfg.Server.AllowAnyContentType {
+		if !cfg.Server.AllowAnyContentType && !proxies {
 			fs = append(fs, contentTypeFilter{})
 		}
 		return sortFilters(fs), nil

@@ -36,7 +36,10 @@ type target struct {
 	keyName string // the caller, when authenticated: an API key's name, "jwt:<sub>", "hmac:<app>"
 	split   string // the side of a split service the call took (a tag, or "default")
 	compose *composeRoute
-	attempt attemptInfo
+	// proxyPath is the path forwarded to a service that takes whole HTTP
+	// requests.
+	proxyPath string
+	attempt   attemptInfo
 	// identity are headers for the backend from the caller's verified
 	// credentials (JWT claims, the client certificate's subject).
 	identity map[string]string
@@ -119,6 +122,10 @@ func (g *Gateway) invoke(rc *reqCtx) {
 	st, t, rw, r, q := rc.st, rc.t, rc.w, rc.r, rc.q
 	if t.compose != nil {
 		g.invokeCompose(rc)
+		return
+	}
+	if t.proxyPath != "" {
+		g.invokeProxy(rc)
 		return
 	}
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
@@ -378,6 +385,11 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 		cr := st.composed[m.Route]
 		return &target{svc: cr.svc, route: m.Route, method: "compose", params: m.Params, how: "route", compose: cr}, nil
 	}
+	if m != nil && st.clusters[m.Route.Service].svc.ProxiesHTTP() {
+		c := st.clusters[m.Route.Service]
+		return &target{cluster: c, svc: c.svc, route: m.Route, method: m.Route.Method, params: m.Params, how: "route",
+			proxyPath: proxyPath(m.Route, r.URL.EscapedPath(), c.name)}, nil
+	}
 	if m != nil {
 		c := st.clusters[m.Route.Service]
 		t := &target{cluster: c, svc: c.svc, route: m.Route, method: m.Method, params: m.Params, how: "route"}
@@ -451,6 +463,11 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 	// Route-less: /{service}/{method}.
 	rest := strings.TrimPrefix(path, "/")
 	svcName, method, ok := strings.Cut(rest, "/")
+	if c := st.clusters[svcName]; ok && c != nil && c.svc.ProxiesHTTP() {
+		// A service that takes whole requests: the rest of the path is
+		// its own.
+		return &target{cluster: c, svc: c.svc, how: "direct", proxyPath: proxyPath(nil, r.URL.EscapedPath(), svcName)}, nil
+	}
 	if ok && svcName != "" && method != "" && !strings.Contains(method, "/") {
 		t := &target{method: method, how: "direct"}
 		if c := st.clusters[svcName]; c != nil {

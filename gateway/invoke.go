@@ -47,6 +47,9 @@ type pickRequest struct {
 	perTry, backoff, maxBackoff time.Duration
 	// info, when set, learns the last instance tried and the tries.
 	info *attemptInfo
+	// forward, when set, is the attempt instead of the client's Invoke:
+	// a whole HTTP request forwarded to the member (proxy mode).
+	forward func(ctx context.Context, m *member) error
 }
 
 // attemptInfo is what the access log tells of a call's attempts.
@@ -124,7 +127,13 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 			actx, cancel = context.WithTimeout(actx, pr.perTry)
 		}
 		began := time.Now()
-		res, err := m.client.Invoke(actx, call)
+		var res *generic.Result
+		var err error
+		if pr.forward != nil {
+			err = pr.forward(actx, m)
+		} else {
+			res, err = m.client.Invoke(actx, call)
+		}
 		cancel()
 		if c.backendDur != nil {
 			c.backendDur.Observe(time.Since(began).Seconds())

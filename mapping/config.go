@@ -304,6 +304,12 @@ type Route struct {
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
 	// IPRules narrow the service's for this route.
 	IPRules *IPRules `yaml:"ip_rules" json:"ip_rules,omitempty"`
+	// StripPrefix (prefix routes) forwards the path without the matched
+	// prefix; Rewrite puts this in place of the matched prefix (or the
+	// whole path of a path route). For services that forward whole HTTP
+	// requests (http.mode: proxy).
+	StripPrefix bool   `yaml:"strip_prefix" json:"strip_prefix,omitempty"`
+	Rewrite     string `yaml:"rewrite" json:"rewrite,omitempty"`
 	// Compose fans the request out to several calls (mapping/compose.go);
 	// the route then names no service or method.
 	Compose *Compose `yaml:"compose" json:"compose,omitempty"`

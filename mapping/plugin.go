@@ -99,6 +99,20 @@ type ProtocolEnv struct {
 	TLS *tls.Config
 }
 
+// HTTPProxier is implemented by a ProtocolConfig whose adapter forwards
+// whole HTTP requests (generic.HTTPProxy) instead of JSON calls, when
+// ProxiesHTTP says so: the gateway then passes requests through as they
+// came (any method, body and content type).
+type HTTPProxier interface {
+	ProxiesHTTP() bool
+}
+
+// ProxiesHTTP reports whether the service forwards whole HTTP requests.
+func (s *Service) ProxiesHTTP() bool {
+	p, ok := s.Proto.(HTTPProxier)
+	return ok && p.ProxiesHTTP()
+}
+
 // RPCSystem is implemented by a ProtocolConfig whose protocol has a name in
 // OpenTelemetry's semantic conventions (rpc.system: grpc, apache_dubbo,
 // apache_thrift, ...); spans of other protocols use the protocol's name.

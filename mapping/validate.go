@@ -166,7 +166,7 @@ func (c *Config) Validate() error {
 			if _, err := parseTemplate(r.Match.Path); err != nil {
 				add("%s: match.path: %v", where, err)
 			}
-			if r.Method == "" && r.Compose == nil {
+			if svc := c.Service(r.Service); r.Method == "" && r.Compose == nil && (svc == nil || !svc.ProxiesHTTP()) {
 				add("%s: method is required with match.path", where)
 			}
 		default:
@@ -200,6 +200,18 @@ func (c *Config) Validate() error {
 			add("%s: retries must be 0 or more, got %d", where, *r.Retries)
 		}
 		c.validateRateLimit(r.RateLimit, where, add)
+		if r.StripPrefix || r.Rewrite != "" {
+			switch svc := c.Service(r.Service); {
+			case r.StripPrefix && r.Rewrite != "":
+				add("%s: give strip_prefix or rewrite, not both", where)
+			case r.StripPrefix && r.Match.Prefix == "":
+				add("%s: strip_prefix needs match.prefix", where)
+			case r.Rewrite != "" && !strings.HasPrefix(r.Rewrite, "/"):
+				add("%s: rewrite must start with /, got %q", where, r.Rewrite)
+			case svc != nil && !svc.ProxiesHTTP():
+				add("%s: strip_prefix and rewrite need a service that forwards whole requests (http.mode: proxy)", where)
+			}
+		}
 	}
 	for i := range c.Services {
 		s := &c.Services[i]

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Options struct {
 	// over https:// and their certificates checked with it (ServerName
 	// defaults to the instance's host). Nil dials in clear.
 	TLS *tls.Config
+	// Proxy makes clients forward whole HTTP requests (generic.HTTPProxy)
+	// rather than JSON calls.
+	Proxy bool
 }
 
 // Protocol creates clients for one HTTP backend service.
@@ -85,7 +89,15 @@ func (p *Protocol) Dial(ctx context.Context, t generic.Target) (generic.Client, 
 			return backendtls.Dial(ctx, d, network, addr, cfg)
 		}
 	}
-	return &client{p: p, base: scheme + t.Address + p.o.PathPrefix + "/", hc: &http.Client{Transport: tr}, tr: tr}, nil
+	c := &client{p: p, base: scheme + t.Address + p.o.PathPrefix + "/", hc: &http.Client{Transport: tr}, tr: tr}
+	if p.o.Proxy {
+		u, err := url.Parse(scheme + t.Address)
+		if err != nil {
+			return nil, generic.Errorf(generic.CodeInvalidArgument, "address: %v", err)
+		}
+		c.rp = c.newReverseProxy(u)
+	}
+	return c, nil
 }
 
 type client struct {
@@ -93,6 +105,7 @@ type client struct {
 	base string
 	hc   *http.Client
 	tr   *http.Transport
+	rp   *httputil.ReverseProxy // proxy mode
 }
 
 func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Result, error) {

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"fmt"
+
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
 )
@@ -13,6 +15,10 @@ type Plugin struct{}
 type Config struct {
 	// PathPrefix is prepended to /<method> on the backend. Default "/".
 	PathPrefix string `yaml:"path_prefix" json:"path_prefix,omitempty"`
+	// Mode: call (default: a method becomes POST <prefix>/<method> with
+	// the JSON body) or proxy (requests pass through whole: method, path,
+	// query, headers, any body; the reply as it comes).
+	Mode string `yaml:"mode" json:"mode,omitempty"`
 }
 
 // Section implements mapping.Plugin.
@@ -30,8 +36,16 @@ func (Plugin) Decode(in mapping.SectionInput) (mapping.ProtocolConfig, error) {
 // ResolvePaths implements mapping.ProtocolConfig; the section names no file.
 func (c *Config) ResolvePaths(string) {}
 
-// Validate implements mapping.ProtocolConfig; every path prefix is valid.
-func (c *Config) Validate(*mapping.Service) []string { return nil }
+// Validate implements mapping.ProtocolConfig.
+func (c *Config) Validate(*mapping.Service) []string {
+	if c.Mode != "" && c.Mode != "call" && c.Mode != "proxy" {
+		return []string{fmt.Sprintf("http.mode: want call or proxy, got %q", c.Mode)}
+	}
+	return nil
+}
+
+// ProxiesHTTP implements mapping.HTTPProxier.
+func (c *Config) ProxiesHTTP() bool { return c.Mode == "proxy" }
 
 // Key implements mapping.ProtocolConfig.
 func (c *Config) Key(*mapping.Service) string {
@@ -50,7 +64,7 @@ func (c *Config) DialsTLS() bool { return true }
 
 // Build implements mapping.ProtocolConfig.
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
-	return New(Options{PathPrefix: c.PathPrefix, TLS: env.TLS})
+	return New(Options{PathPrefix: c.PathPrefix, TLS: env.TLS, Proxy: c.Mode == "proxy"})
 }
 
 // RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
