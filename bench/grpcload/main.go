@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -21,12 +20,8 @@ import (
 	neturl "net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/debug"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -34,6 +29,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/rpcbridge/rpcbridge/bench/internal/loadgen"
 	"github.com/rpcbridge/rpcbridge/examples/people"
 	demov1 "github.com/rpcbridge/rpcbridge/examples/people/demov1"
 )
@@ -75,33 +71,6 @@ func main() {
 	}
 }
 
-type result struct {
-	n        int
-	errs     int
-	elapsed  time.Duration
-	lat      []time.Duration
-	cpuTicks int64
-}
-
-func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
-
-func (r result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
-	return r.lat[int(float64(len(r.lat)-1)*p)]
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // run measures the direct client and the gateway (and, with minimal, the
 // minimal translator). wrkPath is the wrk binary for HTTP rounds, or "".
 func run(bin, wrkPath string, minimal bool, conc, rounds int, dur time.Duration) error {
@@ -110,55 +79,28 @@ func run(bin, wrkPath string, minimal bool, conc, rounds int, dur time.Duration)
 		return err
 	}
 	defer backend.Stop()
-	listen, err := freeAddr()
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "grpcload")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg := fmt.Sprintf(`server: {listen: %s, admin: 127.0.0.1:9911}
-services:
+	services := fmt.Sprintf(`services:
   - name: people
     protocol: grpc
     grpc: {service: demo.v1.PeopleService}
-    instances: [{address: %s}]
-`, listen, backend.Addr())
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+    instances: [{address: '%s'}]
+`, backend.Addr())
+	g, err := loadgen.StartGateway(bin, dir, "gateway", services, append([]string{"-pprof"}, flag.Args()...))
+	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "-c", cfgPath, "-log-level", "warn", "-watch", "0", "-pprof"}, flag.Args()...)...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w (run make build first)", bin, err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxIdleConns: conc * 2}}
-	url := "http://" + listen + "/people/Get"
-	body := []byte(`{"id": "1"}`)
-	gw := func() error {
-		resp, err := hc.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	}
+	defer g.Stop()
+	url := "http://" + g.Listen + "/people/Get"
+	body := `{"id": "1"}`
+	gw := loadgen.HTTPPoster(url, body, conc)
 	// Wait for the gateway (and warm its schema cache).
-	deadline := time.Now().Add(20 * time.Second)
-	for gw() != nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gateway at %s did not answer", listen)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := loadgen.WaitOK(gw, 20*time.Second); err != nil {
+		return fmt.Errorf("gateway at %s did not answer: %w", g.Listen, err)
 	}
 	cc, err := grpc.NewClient(backend.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -166,169 +108,43 @@ services:
 	}
 	defer cc.Close()
 	pc := demov1.NewPeopleServiceClient(cc)
-	direct := func() error {
+	direct := func(int) error {
 		_, err := pc.Get(context.Background(), &demov1.GetPersonRequest{Id: 1})
 		return err
 	}
-	pid := cmd.Process.Pid
-	var d, g []result
+	pid := g.Pid()
+	var d, gr []loadgen.Result
 	for i := 0; i < rounds; i++ {
-		d = append(d, load(direct, conc, dur, 0))
+		d = append(d, loadgen.Load(conc, dur, 0, direct))
 		if wrkPath != "" {
-			r, err := loadWrk(wrkPath, url, string(body), conc, dur, pid, dir)
+			r, err := loadgen.Wrk(wrkPath, url, body, conc, dur, pid, dir)
 			if err != nil {
 				return err
 			}
-			g = append(g, r)
+			gr = append(gr, r)
 			continue
 		}
-		g = append(g, load(gw, conc, dur, pid))
+		gr = append(gr, loadgen.Load(conc, dur, pid, func(int) error { return gw() }))
 	}
 	if minimal && wrkPath != "" {
 		if err := measureMinimal(wrkPath, backend.Addr(), conc, rounds, dur, dir); err != nil {
 			return err
 		}
 	}
-	report("direct grpc-go", d, false)
+	loadgen.Report("direct grpc-go", d, false)
 	name := "via rpcbridge"
 	if wrkPath != "" {
 		name = "via rpcbridge*"
 		defer fmt.Println("* gateway rounds driven by wrk; its p50/p99 come from wrk's latency distribution")
 	}
-	report(name, g, true)
+	loadgen.Report(name, gr, true)
 	var dn, gn float64
 	for i := range d {
-		dn += d[i].rps()
-		gn += g[i].rps()
+		dn += d[i].RPS()
+		gn += gr[i].RPS()
 	}
-	fmt.Printf("throughput ratio gateway/direct: %.2f (concurrency %d, %d rounds of %s, GOMAXPROCS of this host: %d cores)\n", gn/dn, conc, rounds, dur, numCPU())
+	fmt.Printf("throughput ratio gateway/direct: %.2f (concurrency %d, %d rounds of %s, GOMAXPROCS of this host: %d cores)\n", gn/dn, conc, rounds, dur, loadgen.NumCPU())
 	return nil
-}
-
-func report(name string, rs []result, cpu bool) {
-	var all result
-	for _, r := range rs {
-		all.n += r.n
-		all.errs += r.errs
-		all.elapsed += r.elapsed
-		all.lat = append(all.lat, r.lat...)
-		all.cpuTicks += r.cpuTicks
-	}
-	line := fmt.Sprintf("%-15s %9.0f req/s  p50 %8s  p99 %8s  errors %d", name, all.rps(), all.pct(0.5).Round(time.Microsecond), all.pct(0.99).Round(time.Microsecond), all.errs)
-	if cpu && all.n > 0 {
-		// /proc ticks are 1/100 s.
-		us := float64(all.cpuTicks) * 10000 / float64(all.n)
-		line += fmt.Sprintf("  gateway CPU %.1f us/req", us)
-	}
-	fmt.Println(line)
-}
-
-func load(call func() error, conc int, dur time.Duration, pid int) result {
-	before := cpuTicks(pid)
-	var mu sync.Mutex
-	var res result
-	stop := time.Now().Add(dur)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lat := make([]time.Duration, 0, 1<<14)
-			n, errs := 0, 0
-			for time.Now().Before(stop) {
-				t := time.Now()
-				if err := call(); err != nil {
-					errs++
-					continue
-				}
-				lat = append(lat, time.Since(t))
-				n++
-			}
-			mu.Lock()
-			res.n += n
-			res.errs += errs
-			res.lat = append(res.lat, lat...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	if pid > 0 {
-		res.cpuTicks = cpuTicks(pid) - before
-	}
-	return res
-}
-
-// cpuTicks reads utime+stime of a process from /proc/<pid>/stat.
-func cpuTicks(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+2:]
-	}
-	f := strings.Fields(s)
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + k
-}
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
-}
-
-// loadWrk runs one gateway round with wrk and reads its summary.
-func loadWrk(wrkPath, url, body string, conc int, dur time.Duration, pid int, dir string) (result, error) {
-	script := filepath.Join(dir, "post.lua")
-	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body)
-	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
-		return result{}, err
-	}
-	before := cpuTicks(pid)
-	start := time.Now()
-	out, err := exec.Command(wrkPath, "-t1", fmt.Sprintf("-c%d", conc), fmt.Sprintf("-d%ds", int(dur.Seconds())), "--latency", "-s", script, url).CombinedOutput()
-	if err != nil {
-		return result{}, fmt.Errorf("wrk: %v: %s", err, out)
-	}
-	r := result{elapsed: time.Since(start), cpuTicks: cpuTicks(pid) - before}
-	var p50, p99 time.Duration
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "50%":
-			p50 = wrkDuration(f[1])
-		case len(f) >= 2 && f[0] == "99%":
-			p99 = wrkDuration(f[1])
-		case len(f) >= 4 && f[1] == "requests" && f[2] == "in":
-			r.n, _ = strconv.Atoi(f[0])
-		case strings.HasPrefix(line, "  Non-2xx"):
-			r.errs, _ = strconv.Atoi(f[len(f)-1])
-		}
-	}
-	// Stand-in latencies so that report's percentiles read wrk's figures.
-	for i := 0; i < 98; i++ {
-		r.lat = append(r.lat, p50)
-	}
-	r.lat = append(r.lat, p99, p99)
-	return r, nil
-}
-
-func wrkDuration(s string) time.Duration {
-	d, err := time.ParseDuration(strings.Replace(s, "us", "µs", 1))
-	if err != nil {
-		return 0
-	}
-	return d
 }
 
 // runProxy serves a reverse proxy tuned as a careful operator would:
@@ -366,7 +182,7 @@ func proxyBaseline(wrkPath string, conc, rounds int, dur time.Duration) error {
 	}
 	go backend.Serve(bl)
 	defer backend.Close()
-	listen, err := freeAddr()
+	listen, err := loadgen.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -393,15 +209,15 @@ func proxyBaseline(wrkPath string, conc, rounds int, dur time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var rs []result
+	var rs []loadgen.Result
 	for i := 0; i < rounds; i++ {
-		r, err := loadWrk(wrkPath, "http://"+listen+"/people/Get", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		r, err := loadgen.Wrk(wrkPath, "http://"+listen+"/people/Get", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
 		if err != nil {
 			return err
 		}
 		rs = append(rs, r)
 	}
-	report("ReverseProxy*", rs, true)
+	loadgen.Report("ReverseProxy*", rs, true)
 	return nil
 }
 
@@ -443,7 +259,7 @@ func runMinimal(spec string) {
 // measureMinimal runs the minimal translator as its own process against
 // the same backend and measures it like the gateway.
 func measureMinimal(wrkPath, backend string, conc, rounds int, dur time.Duration, dir string) error {
-	listen, err := freeAddr()
+	listen, err := loadgen.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -467,14 +283,14 @@ func measureMinimal(wrkPath, backend string, conc, rounds int, dur time.Duration
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var rs []result
+	var rs []loadgen.Result
 	for i := 0; i < rounds; i++ {
-		r, err := loadWrk(wrkPath, "http://"+listen+"/", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
+		r, err := loadgen.Wrk(wrkPath, "http://"+listen+"/", `{"id": "1"}`, conc, dur, cmd.Process.Pid, dir)
 		if err != nil {
 			return err
 		}
 		rs = append(rs, r)
 	}
-	report("minimal*", rs, true)
+	loadgen.Report("minimal*", rs, true)
 	return nil
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"dubbo.apache.org/dubbo-go/v3/client"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
+
+	"github.com/rpcbridge/rpcbridge/examples/users"
+
+	// The client's cluster and load balancer; examples/users imports the
+	// dubbo protocol and the proxy factory. Each registers itself when
+	// imported.
+	_ "dubbo.apache.org/dubbo-go/v3/cluster/cluster/failfast"
+	_ "dubbo.apache.org/dubbo-go/v3/cluster/loadbalance/random"
+)
+
+// dubboSetup starts the demo's Dubbo provider (examples/users: dubbo-go,
+// org.rpcbridge.demo.UserService 1.0.0 on a static address, no registry)
+// and compares getUser(1) from dubbo-go's typed client, with the
+// provider's own Go types, against rpcbridge on each engine.
+func dubboSetup(o options) (*setup, error) {
+	prov, err := users.Start("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	cli, err := client.NewClient(client.WithClientShutdown(graceful_shutdown.WithoutInternalSignal()))
+	if err != nil {
+		prov.Stop()
+		return nil, err
+	}
+	conn, err := cli.Dial(users.Interface,
+		client.WithURL("dubbo://"+prov.Addr()),
+		client.WithProtocolDubbo(),
+		client.WithSerialization(constant.Hessian2Serialization),
+		client.WithVersion(users.Version),
+		client.WithClusterFailFast(),
+		client.WithRetries(0),
+		client.WithRequestTimeout(3*time.Second),
+	)
+	if err != nil {
+		prov.Stop()
+		return nil, err
+	}
+	ctx := context.Background()
+	direct := func(int) error {
+		var u users.User
+		if err := conn.CallUnary(ctx, []any{int64(1)}, &u, "getUser"); err != nil {
+			return err
+		}
+		if u.Id != 1 || u.Name == "" {
+			return fmt.Errorf("getUser(1) gave %+v", u)
+		}
+		return nil
+	}
+	services := func(engine string) string {
+		return fmt.Sprintf(`services:
+  - name: users
+    protocol: dubbo
+    dubbo:
+      interface: %s
+      version: '%s'
+      engine: %s
+      methods:
+        getUser: {params: [{name: id, type: long}]}
+    instances: [{address: '%s'}]
+    timeout: 3s
+`, users.Interface, users.Version, engine, prov.Addr())
+	}
+	return &setup{
+		protocol:   "dubbo (examples/users getUser(long), dubbo-go provider in this process)",
+		directName: "direct dubbo-go",
+		direct:     direct,
+		path:       "/users/getUser",
+		body:       `{"id": 1}`,
+		variants: []variant{
+			{name: "rpcbridge", services: services("direct")},
+			{name: "rpcbridge/dgo", services: services("dubbo-go")},
+		},
+		close: prov.Stop,
+	}, nil
+}
