@@ -251,3 +251,27 @@ func clipText(s string, n int) string {
 	}
 	return s[:cut] + "..."
 }
+
+// grpcNumbers are the gRPC status numbers of the codes named after them,
+// and the closest one for rpcbridge's own codes.
+var grpcNumbers = map[Code]int{
+	CodeCanceled: 1, CodeUnknown: 2, CodeInvalidArgument: 3, CodeDeadlineExceeded: 4, CodeNotFound: 5,
+	CodeAlreadyExists: 6, CodePermissionDenied: 7, CodeResourceExhausted: 8, CodeFailedPrecondition: 9,
+	CodeAborted: 10, CodeOutOfRange: 11, CodeUnimplemented: 12, CodeInternal: 13, CodeUnavailable: 14,
+	CodeDataLoss: 15, CodeUnauthenticated: 16,
+	CodeBodyTooLarge: 8, CodeHeadersTooLarge: 8, CodeOverloaded: 14, CodeCircuitOpen: 14,
+	CodeMethodNotAllowed: 12, CodeUnsupportedMediaType: 3, CodeBackendError: 13, CodeBackendException: 2,
+}
+
+// GRPCStatusCode is the gRPC status number for e: a gRPC backend's own
+// status when it came from one, else the number of e's code (UNKNOWN, 2,
+// for a code gRPC has no counterpart of).
+func GRPCStatusCode(e *Error) int {
+	if e.Protocol == "grpc" && e.BackendCode > 0 && e.BackendCode <= 16 {
+		return e.BackendCode
+	}
+	if n, ok := grpcNumbers[e.Code]; ok {
+		return n
+	}
+	return 2
+}

@@ -34,6 +34,14 @@ type Call struct {
 	// JSON, in order. When it is nil a streaming method is answered with
 	// INVALID_ARGUMENT. Returning an error from OnMessage cancels the call.
 	OnMessage func(msg []byte) error
+	// NextMessage, when set, yields the request messages of a client- or
+	// bidirectional-streaming call as they arrive, one JSON message per
+	// call, and io.EOF once the caller has ended its half of the stream;
+	// Body is then unused. It honours ctx: a caller that sends nothing
+	// more cannot hold the call past ctx. An adapter calls it from one
+	// goroutine at a time and never after Invoke returns. A method that
+	// takes one request message answers INVALID_ARGUMENT when it is set.
+	NextMessage func(ctx context.Context) ([]byte, error)
 }
 
 // Param is one path or query parameter to bind by name.

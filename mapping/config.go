@@ -96,6 +96,23 @@ type Server struct {
 	// OpenAPI: "" (the document on the control plane only) or "public"
 	// (also GET /openapi.json on the data plane).
 	OpenAPI string `yaml:"openapi"`
+	// Streams bounds client- and bidirectional-streaming calls.
+	Streams Streams `yaml:"streams"`
+}
+
+// Streams bounds calls whose requests are a stream: an NDJSON request body
+// (Content-Type: application/x-ndjson) or a WebSocket. Such a call is not
+// bounded by its service's timeout but by IdleTimeout between messages.
+type Streams struct {
+	// MaxMessageBytes caps one request message (an NDJSON line, a
+	// WebSocket message). Default: server.max_body_bytes.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// IdleTimeout ends a stream when no message has gone either way for
+	// this long. Default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxPerConnection caps the streams open at once on one client
+	// connection (HTTP/2 multiplexes many). Default 100.
+	MaxPerConnection int `yaml:"max_per_connection"`
 }
 
 // AdminSecret returns the control plane's bearer token ("" when none).
@@ -514,6 +531,9 @@ const (
 	DefaultMaxConns     = 10000
 	DefaultMaxJSONDepth = generic.DefaultJSONDepth
 	DefaultAuthFailures = 60
+	// DefaultStreamIdle and DefaultStreamsPerConn are server.streams'.
+	DefaultStreamIdle     = 60 * time.Second
+	DefaultStreamsPerConn = 100
 )
 
 // ApplyDefaults fills unset keys with their defaults.
@@ -549,6 +569,16 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Server.MaxJSONDepth == 0 {
 		c.Server.MaxJSONDepth = DefaultMaxJSONDepth
+	}
+	st := &c.Server.Streams
+	if st.MaxMessageBytes == 0 {
+		st.MaxMessageBytes = c.Server.MaxBodyBytes
+	}
+	if st.IdleTimeout == 0 {
+		st.IdleTimeout = DefaultStreamIdle
+	}
+	if st.MaxPerConnection == 0 {
+		st.MaxPerConnection = DefaultStreamsPerConn
 	}
 	for i := range c.Services {
 		s := &c.Services[i]

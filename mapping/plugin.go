@@ -113,6 +113,20 @@ func (s *Service) ProxiesHTTP() bool {
 	return ok && p.ProxiesHTTP()
 }
 
+// RequestStreamer is implemented by a ProtocolConfig whose adapter takes
+// a stream of request messages (generic.Call.NextMessage) for its client-
+// and bidirectional-streaming methods.
+type RequestStreamer interface {
+	StreamsRequests() bool
+}
+
+// StreamsRequests reports whether the service's adapter takes streams of
+// request messages.
+func (s *Service) StreamsRequests() bool {
+	p, ok := s.Proto.(RequestStreamer)
+	return ok && p.StreamsRequests()
+}
+
 // RPCSystem is implemented by a ProtocolConfig whose protocol has a name in
 // OpenTelemetry's semantic conventions (rpc.system: grpc, apache_dubbo,
 // apache_thrift, ...); spans of other protocols use the protocol's name.

@@ -144,7 +144,7 @@ func TestCallEveryProtocol(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{grpcURL, "demo.v1.PeopleService"}, "demo.v1.PeopleService: Chat Echo Get List"},
+			{[]string{grpcURL, "demo.v1.PeopleService"}, "demo.v1.PeopleService: Chat Count Echo Get List"},
 			{[]string{thriftURL, "OrderService"}, "OrderService: audit createOrder getOrder listOrders ping setStatus"},
 			{[]string{tarsURL, "Stock"}, "Demo.StockServer.StockObj: getQuote listQuotes"},
 			{[]string{"dubbo://" + vars["users"] + "?types=long&version=1.0.0", "org.rpcbridge.demo.UserService/getUser"}, "org.rpcbridge.demo.UserService: getUser"},

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -124,6 +125,57 @@ func (s *Service) List(req *demov1.ListRequest, stream grpc.ServerStreamingServe
 		sent++
 	}
 	return nil
+}
+
+// Chat implements demov1.PeopleServiceServer: every person received is
+// sent back at once, with request_id set; a person named "abort" ends the
+// call with ABORTED.
+func (s *Service) Chat(stream grpc.BidiStreamingServer[demov1.Person, demov1.Person]) error {
+	rid, err := prelude(stream.Context(), 0)
+	if err != nil {
+		return err
+	}
+	for {
+		p, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if p.GetName() == "abort" {
+			return status.Errorf(codes.Aborted, "chat aborted after person %d", p.GetId())
+		}
+		p.RequestId = rid
+		if err := stream.Send(p); err != nil {
+			return err
+		}
+	}
+}
+
+// Count implements demov1.PeopleServiceServer: it answers, once the client
+// has sent everything, how many requests came and their ids in order. An
+// id <= 0 ends the call with INVALID_ARGUMENT at once.
+func (s *Service) Count(stream grpc.ClientStreamingServer[demov1.GetPersonRequest, demov1.CountReply]) error {
+	rid, err := prelude(stream.Context(), 0)
+	if err != nil {
+		return err
+	}
+	out := &demov1.CountReply{RequestId: rid}
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(out)
+		}
+		if err != nil {
+			return err
+		}
+		if req.GetId() <= 0 {
+			return status.Errorf(codes.InvalidArgument, "id must be positive, got %d (message %d)", req.GetId(), out.Count+1)
+		}
+		out.Count++
+		out.Ids = append(out.Ids, req.GetId())
+	}
 }
 
 func notFound(id int64) error {

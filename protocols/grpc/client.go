@@ -232,8 +232,11 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	svcName = string(m.desc.Parent().FullName())
 	mName := string(m.desc.Name())
 	if m.kind != "" {
-		return nil, fill(generic.Errorf(generic.CodeUnimplemented,
-			"method %s is %s; the gateway calls unary and server-streaming methods only", mName, m.kind), svcName, mName)
+		return c.clientStream(ctx, s, m, call, svcName, mName)
+	}
+	if call.NextMessage != nil {
+		return nil, fill(generic.Errorf(generic.CodeInvalidArgument,
+			"method %s takes one request message: send it as the JSON body (application/json), not as a stream", mName), svcName, mName)
 	}
 	body := call.Body
 	if len(call.Params) > 0 {
@@ -345,6 +348,19 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in any,
 	if err := st.CloseSend(); err != nil {
 		return nil, c.callError(ctx, err, s, svcName, mName)
 	}
+	if err := c.recvMessages(ctx, st, s, m, r, call, svcName, mName); err != nil {
+		return nil, err
+	}
+	var hdr metadata.MD
+	if len(c.p.expose) > 0 {
+		hdr, _ = st.Header()
+	}
+	return &generic.Result{Streamed: true, Meta: c.meta(hdr, st.Trailer())}, nil
+}
+
+// recvMessages hands each reply message of a stream to call.OnMessage, as
+// JSON, until the stream ends.
+func (c *client) recvMessages(ctx context.Context, st gogrpc.ClientStream, s *schema, m *method, r *rawReply, call *generic.Call, svcName, mName string) error {
 	var out proto.Message
 	if r == nil {
 		out = m.out.New().Interface()
@@ -354,42 +370,37 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in any,
 		if r != nil {
 			err := st.RecvMsg(r)
 			if err == io.EOF {
-				break
+				return nil
 			}
 			if err != nil {
-				return nil, c.callError(ctx, err, s, svcName, mName)
+				return c.callError(ctx, err, s, svcName, mName)
 			}
 			var ge *generic.Error
 			if b, ge = s.replyJSON(r, "stream message"); ge != nil {
-				return nil, fill(ge, svcName, mName)
+				return fill(ge, svcName, mName)
 			}
 		} else {
 			err := st.RecvMsg(out)
 			if err == io.EOF {
-				break
+				return nil
 			}
 			if err != nil {
-				return nil, c.callError(ctx, err, s, svcName, mName)
+				return c.callError(ctx, err, s, svcName, mName)
 			}
 			b, err = s.marsh.Marshal(out)
 			if err != nil {
-				return nil, fill(&generic.Error{Code: generic.CodeBackendError,
+				return fill(&generic.Error{Code: generic.CodeBackendError,
 					Message: "stream message could not be written as JSON", Err: err}, svcName, mName)
 			}
 		}
 		if err := call.OnMessage(b); err != nil {
 			if ge, ok := err.(*generic.Error); ok {
-				return nil, fill(ge, svcName, mName)
+				return fill(ge, svcName, mName)
 			}
-			return nil, fill(&generic.Error{Code: generic.CodeCanceled,
+			return fill(&generic.Error{Code: generic.CodeCanceled,
 				Message: "stream receiver stopped", Err: err}, svcName, mName)
 		}
 	}
-	var hdr metadata.MD
-	if len(c.p.expose) > 0 {
-		hdr, _ = st.Header()
-	}
-	return &generic.Result{Streamed: true, Meta: c.meta(hdr, st.Trailer())}, nil
 }
 
 // outgoing turns forwarded headers into gRPC metadata. Names are

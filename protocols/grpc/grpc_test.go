@@ -191,8 +191,10 @@ func cases(t *testing.T) []tcase {
 			code: generic.CodeInternal, status: 500, backendCode: 13, msgContains: []string{"stream failed after 1"}, minMsgs: 1},
 		{name: "server_streaming_without_receiver", method: "List", body: `{}`,
 			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"server streaming"}},
-		{name: "bidi_streaming_unimplemented", method: "Chat", body: `{}`,
-			code: generic.CodeUnimplemented, status: 501, msgContains: []string{"bidirectional"}},
+		{name: "bidi_streaming_without_receiver", method: "Chat", body: `{}`,
+			code: generic.CodeInvalidArgument, status: 400, msgContains: []string{"bidirectional"}},
+		{name: "client_streaming_body_is_one_message", method: "Count", body: `{"id":7}`,
+			want: `{"count":"1","ids":["7"]}`},
 
 		{name: "reserved_and_invalid_headers_skipped", method: "Echo", body: `{}`,
 			meta: map[string]string{"x-request-id": "r2", "Content-Type": "text/plain", "grpc-timeout": "1S", "bad key": "x"},

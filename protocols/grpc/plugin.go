@@ -136,3 +136,7 @@ func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Pro
 
 // RPCSystem implements mapping.RPCSystem: OpenTelemetry's rpc.system.
 func (c *Config) RPCSystem() string { return "grpc" }
+
+// StreamsRequests implements mapping.RequestStreamer: client- and
+// bidirectional-streaming methods take NDJSON bodies and WebSockets.
+func (c *Config) StreamsRequests() bool { return true }

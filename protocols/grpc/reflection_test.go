@@ -267,14 +267,17 @@ func TestDescribeOverEverySchemaSource(t *testing.T) {
 			for _, m := range s.Methods {
 				names = append(names, m.Name)
 			}
-			if got := strings.Join(names, ","); got != "Get,Echo,List,Chat" {
-				t.Fatalf("got methods %s, want Get,Echo,List,Chat", got)
+			if got := strings.Join(names, ","); got != "Get,Echo,List,Chat,Count" {
+				t.Fatalf("got methods %s, want Get,Echo,List,Chat,Count", got)
 			}
 			if m := s.Method("List"); !m.ServerStreaming || m.ClientStreaming {
 				t.Fatalf("List: got server %v client %v, want server streaming", m.ServerStreaming, m.ClientStreaming)
 			}
 			if m := s.Method("Chat"); !m.ServerStreaming || !m.ClientStreaming {
 				t.Fatalf("Chat: got server %v client %v, want both", m.ServerStreaming, m.ClientStreaming)
+			}
+			if m := s.Method("Count"); m.ServerStreaming || !m.ClientStreaming {
+				t.Fatalf("Count: got server %v client %v, want client streaming", m.ServerStreaming, m.ClientStreaming)
 			}
 			if f := s.Method("Get").Input.Field("id"); f == nil || f.Type.Kind != generic.KindInt64 || f.Tag != 1 {
 				t.Fatalf("Get input id: got %+v, want int64 tag 1", f)

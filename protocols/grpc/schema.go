@@ -42,7 +42,7 @@ type method struct {
 	desc    protoreflect.MethodDescriptor
 	path    string // "/pkg.Service/Method"
 	in, out protoreflect.MessageType
-	stream  *gogrpc.StreamDesc // non-nil for server streaming
+	stream  *gogrpc.StreamDesc // non-nil for any streaming method
 	kind    string             // "" unary/server streaming, else a description
 
 	// unmarsh reads requests; it skips the required-field walk when the
@@ -138,8 +138,10 @@ func newService(sd protoreflect.ServiceDescriptor, unmarsh protojson.UnmarshalOp
 		switch {
 		case md.IsStreamingClient() && md.IsStreamingServer():
 			m.kind = "bidirectional streaming"
+			m.stream = &gogrpc.StreamDesc{StreamName: string(md.Name()), ClientStreams: true, ServerStreams: true}
 		case md.IsStreamingClient():
 			m.kind = "client streaming"
+			m.stream = &gogrpc.StreamDesc{StreamName: string(md.Name()), ClientStreams: true}
 		case md.IsStreamingServer():
 			m.stream = &gogrpc.StreamDesc{StreamName: string(md.Name()), ServerStreams: true}
 		}

@@ -132,6 +132,66 @@ func (x *GetPersonRequest) GetDelayMs() int64 {
 	return 0
 }
 
+type CountReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Ids           []int64                `protobuf:"varint,2,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountReply) Reset() {
+	*x = CountReply{}
+	mi := &file_people_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountReply) ProtoMessage() {}
+
+func (x *CountReply) ProtoReflect() protoreflect.Message {
+	mi := &file_people_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountReply.ProtoReflect.Descriptor instead.
+func (*CountReply) Descriptor() ([]byte, []int) {
+	return file_people_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CountReply) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *CountReply) GetIds() []int64 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *CountReply) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Limit int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -144,7 +204,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_people_proto_msgTypes[1]
+	mi := &file_people_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +216,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_people_proto_msgTypes[1]
+	mi := &file_people_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +229,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_people_proto_rawDescGZIP(), []int{1}
+	return file_people_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListRequest) GetLimit() int32 {
@@ -204,7 +264,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_people_proto_msgTypes[2]
+	mi := &file_people_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -216,7 +276,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_people_proto_msgTypes[2]
+	mi := &file_people_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -229,7 +289,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_people_proto_rawDescGZIP(), []int{2}
+	return file_people_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Address) GetStreet() string {
@@ -269,7 +329,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_people_proto_msgTypes[3]
+	mi := &file_people_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +341,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_people_proto_msgTypes[3]
+	mi := &file_people_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +354,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_people_proto_rawDescGZIP(), []int{3}
+	return file_people_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Person) GetId() int64 {
@@ -394,7 +454,7 @@ type Everything struct {
 
 func (x *Everything) Reset() {
 	*x = Everything{}
-	mi := &file_people_proto_msgTypes[4]
+	mi := &file_people_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +466,7 @@ func (x *Everything) String() string {
 func (*Everything) ProtoMessage() {}
 
 func (x *Everything) ProtoReflect() protoreflect.Message {
-	mi := &file_people_proto_msgTypes[4]
+	mi := &file_people_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +479,7 @@ func (x *Everything) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Everything.ProtoReflect.Descriptor instead.
 func (*Everything) Descriptor() ([]byte, []int) {
-	return file_people_proto_rawDescGZIP(), []int{4}
+	return file_people_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Everything) GetI32() int32 {
@@ -670,7 +730,7 @@ type Address_Geo struct {
 
 func (x *Address_Geo) Reset() {
 	*x = Address_Geo{}
-	mi := &file_people_proto_msgTypes[5]
+	mi := &file_people_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +742,7 @@ func (x *Address_Geo) String() string {
 func (*Address_Geo) ProtoMessage() {}
 
 func (x *Address_Geo) ProtoReflect() protoreflect.Message {
-	mi := &file_people_proto_msgTypes[5]
+	mi := &file_people_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +755,7 @@ func (x *Address_Geo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address_Geo.ProtoReflect.Descriptor instead.
 func (*Address_Geo) Descriptor() ([]byte, []int) {
-	return file_people_proto_rawDescGZIP(), []int{2, 0}
+	return file_people_proto_rawDescGZIP(), []int{3, 0}
 }
 
 func (x *Address_Geo) GetLat() float64 {
@@ -719,7 +779,13 @@ const file_people_proto_rawDesc = "" +
 	"\fpeople.proto\x12\ademo.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"=\n" +
 	"\x10GetPersonRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x19\n" +
-	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\"e\n" +
+	"\bdelay_ms\x18\x02 \x01(\x03R\adelayMs\"S\n" +
+	"\n" +
+	"CountReply\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\x03R\x03ids\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"e\n" +
 	"\vListRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12!\n" +
 	"\x04role\x18\x02 \x01(\x0e2\r.demo.v1.RoleR\x04role\x12\x1d\n" +
@@ -790,12 +856,13 @@ const file_people_proto_rawDesc = "" +
 	"ROLE_ADMIN\x10\x01\x12\r\n" +
 	"\tROLE_USER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_GUEST\x10\x032\xd3\x01\n" +
+	"ROLE_GUEST\x10\x032\x8e\x02\n" +
 	"\rPeopleService\x121\n" +
 	"\x03Get\x12\x19.demo.v1.GetPersonRequest\x1a\x0f.demo.v1.Person\x120\n" +
 	"\x04Echo\x12\x13.demo.v1.Everything\x1a\x13.demo.v1.Everything\x12/\n" +
 	"\x04List\x12\x14.demo.v1.ListRequest\x1a\x0f.demo.v1.Person0\x01\x12,\n" +
-	"\x04Chat\x12\x0f.demo.v1.Person\x1a\x0f.demo.v1.Person(\x010\x01B>Z<github.com/rpcbridge/rpcbridge/examples/people/demov1;demov1b\x06proto3"
+	"\x04Chat\x12\x0f.demo.v1.Person\x1a\x0f.demo.v1.Person(\x010\x01\x129\n" +
+	"\x05Count\x12\x19.demo.v1.GetPersonRequest\x1a\x13.demo.v1.CountReply(\x01B>Z<github.com/rpcbridge/rpcbridge/examples/people/demov1;demov1b\x06proto3"
 
 var (
 	file_people_proto_rawDescOnce sync.Once
@@ -810,52 +877,55 @@ func file_people_proto_rawDescGZIP() []byte {
 }
 
 var file_people_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_people_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_people_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_people_proto_goTypes = []any{
 	(Role)(0),                     // 0: demo.v1.Role
 	(*GetPersonRequest)(nil),      // 1: demo.v1.GetPersonRequest
-	(*ListRequest)(nil),           // 2: demo.v1.ListRequest
-	(*Address)(nil),               // 3: demo.v1.Address
-	(*Person)(nil),                // 4: demo.v1.Person
-	(*Everything)(nil),            // 5: demo.v1.Everything
-	(*Address_Geo)(nil),           // 6: demo.v1.Address.Geo
-	nil,                           // 7: demo.v1.Everything.CountsEntry
-	nil,                           // 8: demo.v1.Everything.AddressesEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*anypb.Any)(nil),             // 11: google.protobuf.Any
-	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
-	(*structpb.Value)(nil),        // 13: google.protobuf.Value
+	(*CountReply)(nil),            // 2: demo.v1.CountReply
+	(*ListRequest)(nil),           // 3: demo.v1.ListRequest
+	(*Address)(nil),               // 4: demo.v1.Address
+	(*Person)(nil),                // 5: demo.v1.Person
+	(*Everything)(nil),            // 6: demo.v1.Everything
+	(*Address_Geo)(nil),           // 7: demo.v1.Address.Geo
+	nil,                           // 8: demo.v1.Everything.CountsEntry
+	nil,                           // 9: demo.v1.Everything.AddressesEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*anypb.Any)(nil),             // 12: google.protobuf.Any
+	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
+	(*structpb.Value)(nil),        // 14: google.protobuf.Value
 }
 var file_people_proto_depIdxs = []int32{
 	0,  // 0: demo.v1.ListRequest.role:type_name -> demo.v1.Role
-	6,  // 1: demo.v1.Address.geo:type_name -> demo.v1.Address.Geo
+	7,  // 1: demo.v1.Address.geo:type_name -> demo.v1.Address.Geo
 	0,  // 2: demo.v1.Person.role:type_name -> demo.v1.Role
-	3,  // 3: demo.v1.Person.address:type_name -> demo.v1.Address
-	9,  // 4: demo.v1.Person.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 3: demo.v1.Person.address:type_name -> demo.v1.Address
+	10, // 4: demo.v1.Person.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 5: demo.v1.Everything.role:type_name -> demo.v1.Role
-	4,  // 6: demo.v1.Everything.person:type_name -> demo.v1.Person
-	7,  // 7: demo.v1.Everything.counts:type_name -> demo.v1.Everything.CountsEntry
-	8,  // 8: demo.v1.Everything.addresses:type_name -> demo.v1.Everything.AddressesEntry
-	3,  // 9: demo.v1.Everything.place:type_name -> demo.v1.Address
-	4,  // 10: demo.v1.Everything.people:type_name -> demo.v1.Person
+	5,  // 6: demo.v1.Everything.person:type_name -> demo.v1.Person
+	8,  // 7: demo.v1.Everything.counts:type_name -> demo.v1.Everything.CountsEntry
+	9,  // 8: demo.v1.Everything.addresses:type_name -> demo.v1.Everything.AddressesEntry
+	4,  // 9: demo.v1.Everything.place:type_name -> demo.v1.Address
+	5,  // 10: demo.v1.Everything.people:type_name -> demo.v1.Person
 	0,  // 11: demo.v1.Everything.roles:type_name -> demo.v1.Role
-	9,  // 12: demo.v1.Everything.when:type_name -> google.protobuf.Timestamp
-	10, // 13: demo.v1.Everything.took:type_name -> google.protobuf.Duration
-	11, // 14: demo.v1.Everything.extra:type_name -> google.protobuf.Any
-	12, // 15: demo.v1.Everything.attrs:type_name -> google.protobuf.Struct
-	13, // 16: demo.v1.Everything.value:type_name -> google.protobuf.Value
-	3,  // 17: demo.v1.Everything.AddressesEntry.value:type_name -> demo.v1.Address
+	10, // 12: demo.v1.Everything.when:type_name -> google.protobuf.Timestamp
+	11, // 13: demo.v1.Everything.took:type_name -> google.protobuf.Duration
+	12, // 14: demo.v1.Everything.extra:type_name -> google.protobuf.Any
+	13, // 15: demo.v1.Everything.attrs:type_name -> google.protobuf.Struct
+	14, // 16: demo.v1.Everything.value:type_name -> google.protobuf.Value
+	4,  // 17: demo.v1.Everything.AddressesEntry.value:type_name -> demo.v1.Address
 	1,  // 18: demo.v1.PeopleService.Get:input_type -> demo.v1.GetPersonRequest
-	5,  // 19: demo.v1.PeopleService.Echo:input_type -> demo.v1.Everything
-	2,  // 20: demo.v1.PeopleService.List:input_type -> demo.v1.ListRequest
-	4,  // 21: demo.v1.PeopleService.Chat:input_type -> demo.v1.Person
-	4,  // 22: demo.v1.PeopleService.Get:output_type -> demo.v1.Person
-	5,  // 23: demo.v1.PeopleService.Echo:output_type -> demo.v1.Everything
-	4,  // 24: demo.v1.PeopleService.List:output_type -> demo.v1.Person
-	4,  // 25: demo.v1.PeopleService.Chat:output_type -> demo.v1.Person
-	22, // [22:26] is the sub-list for method output_type
-	18, // [18:22] is the sub-list for method input_type
+	6,  // 19: demo.v1.PeopleService.Echo:input_type -> demo.v1.Everything
+	3,  // 20: demo.v1.PeopleService.List:input_type -> demo.v1.ListRequest
+	5,  // 21: demo.v1.PeopleService.Chat:input_type -> demo.v1.Person
+	1,  // 22: demo.v1.PeopleService.Count:input_type -> demo.v1.GetPersonRequest
+	5,  // 23: demo.v1.PeopleService.Get:output_type -> demo.v1.Person
+	6,  // 24: demo.v1.PeopleService.Echo:output_type -> demo.v1.Everything
+	5,  // 25: demo.v1.PeopleService.List:output_type -> demo.v1.Person
+	5,  // 26: demo.v1.PeopleService.Chat:output_type -> demo.v1.Person
+	2,  // 27: demo.v1.PeopleService.Count:output_type -> demo.v1.CountReply
+	23, // [23:28] is the sub-list for method output_type
+	18, // [18:23] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -866,7 +936,7 @@ func file_people_proto_init() {
 	if File_people_proto != nil {
 		return
 	}
-	file_people_proto_msgTypes[4].OneofWrappers = []any{
+	file_people_proto_msgTypes[5].OneofWrappers = []any{
 		(*Everything_Name)(nil),
 		(*Everything_Number)(nil),
 		(*Everything_Place)(nil),
@@ -877,7 +947,7 @@ func file_people_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_people_proto_rawDesc), len(file_people_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

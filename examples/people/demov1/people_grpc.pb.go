@@ -21,10 +21,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PeopleService_Get_FullMethodName  = "/demo.v1.PeopleService/Get"
-	PeopleService_Echo_FullMethodName = "/demo.v1.PeopleService/Echo"
-	PeopleService_List_FullMethodName = "/demo.v1.PeopleService/List"
-	PeopleService_Chat_FullMethodName = "/demo.v1.PeopleService/Chat"
+	PeopleService_Get_FullMethodName   = "/demo.v1.PeopleService/Get"
+	PeopleService_Echo_FullMethodName  = "/demo.v1.PeopleService/Echo"
+	PeopleService_List_FullMethodName  = "/demo.v1.PeopleService/List"
+	PeopleService_Chat_FullMethodName  = "/demo.v1.PeopleService/Chat"
+	PeopleService_Count_FullMethodName = "/demo.v1.PeopleService/Count"
 )
 
 // PeopleServiceClient is the client API for PeopleService service.
@@ -49,8 +50,14 @@ type PeopleServiceClient interface {
 	Echo(ctx context.Context, in *Everything, opts ...grpc.CallOption) (*Everything, error)
 	// List streams people; limit 0 means all.
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Person], error)
-	// Chat is bidirectional; the gateway does not support it.
+	// Chat is bidirectional: each person is echoed back at once, with
+	// request_id set from metadata. A person named "abort" ends the call
+	// with ABORTED.
 	Chat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Person, Person], error)
+	// Count reads a stream of requests and answers once the client has sent
+	// them all: how many, and their ids in order. An id <= 0 ends the call
+	// with INVALID_ARGUMENT at once.
+	Count(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[GetPersonRequest, CountReply], error)
 }
 
 type peopleServiceClient struct {
@@ -113,6 +120,19 @@ func (c *peopleServiceClient) Chat(ctx context.Context, opts ...grpc.CallOption)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeopleService_ChatClient = grpc.BidiStreamingClient[Person, Person]
 
+func (c *peopleServiceClient) Count(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[GetPersonRequest, CountReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PeopleService_ServiceDesc.Streams[2], PeopleService_Count_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetPersonRequest, CountReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeopleService_CountClient = grpc.ClientStreamingClient[GetPersonRequest, CountReply]
+
 // PeopleServiceServer is the server API for PeopleService service.
 // All implementations must embed UnimplementedPeopleServiceServer
 // for forward compatibility.
@@ -135,8 +155,14 @@ type PeopleServiceServer interface {
 	Echo(context.Context, *Everything) (*Everything, error)
 	// List streams people; limit 0 means all.
 	List(*ListRequest, grpc.ServerStreamingServer[Person]) error
-	// Chat is bidirectional; the gateway does not support it.
+	// Chat is bidirectional: each person is echoed back at once, with
+	// request_id set from metadata. A person named "abort" ends the call
+	// with ABORTED.
 	Chat(grpc.BidiStreamingServer[Person, Person]) error
+	// Count reads a stream of requests and answers once the client has sent
+	// them all: how many, and their ids in order. An id <= 0 ends the call
+	// with INVALID_ARGUMENT at once.
+	Count(grpc.ClientStreamingServer[GetPersonRequest, CountReply]) error
 	mustEmbedUnimplementedPeopleServiceServer()
 }
 
@@ -158,6 +184,9 @@ func (UnimplementedPeopleServiceServer) List(*ListRequest, grpc.ServerStreamingS
 }
 func (UnimplementedPeopleServiceServer) Chat(grpc.BidiStreamingServer[Person, Person]) error {
 	return status.Errorf(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedPeopleServiceServer) Count(grpc.ClientStreamingServer[GetPersonRequest, CountReply]) error {
+	return status.Errorf(codes.Unimplemented, "method Count not implemented")
 }
 func (UnimplementedPeopleServiceServer) mustEmbedUnimplementedPeopleServiceServer() {}
 func (UnimplementedPeopleServiceServer) testEmbeddedByValue()                       {}
@@ -234,6 +263,13 @@ func _PeopleService_Chat_Handler(srv interface{}, stream grpc.ServerStream) erro
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PeopleService_ChatServer = grpc.BidiStreamingServer[Person, Person]
 
+func _PeopleService_Count_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PeopleServiceServer).Count(&grpc.GenericServerStream[GetPersonRequest, CountReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PeopleService_CountServer = grpc.ClientStreamingServer[GetPersonRequest, CountReply]
+
 // PeopleService_ServiceDesc is the grpc.ServiceDesc for PeopleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -260,6 +296,11 @@ var PeopleService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Chat",
 			Handler:       _PeopleService_Chat_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Count",
+			Handler:       _PeopleService_Count_Handler,
 			ClientStreams: true,
 		},
 	},
