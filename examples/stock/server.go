@@ -175,6 +175,10 @@ func (s *serverProtocol) Invoke(ctx context.Context, pkg []byte) []byte {
 		}
 		resp.SBuffer = nil
 	}
+	if req.CPacketType == basef.TARSONEWAY {
+		// One-way requests get no reply, as with TarsGo's servers.
+		return nil
+	}
 	if req.IVersion == basef.TUPVERSION {
 		// TUP replies are RequestPackets; errors travel in the status map.
 		out := requestf.RequestPacket{

@@ -123,28 +123,9 @@ func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, e
 	c.pending[id] = ch
 	c.mu.Unlock()
 
-	c.wmu.Lock()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.nc.SetWriteDeadline(dl)
-	} else {
-		_ = c.nc.SetWriteDeadline(time.Time{})
-	}
-	_, err := c.nc.Write(frame)
-	c.wmu.Unlock()
-	if err != nil {
-		// A partial write leaves the stream unusable.
-		c.fail(err)
+	if err := c.write(ctx, frame); err != nil {
 		c.forget(id)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
-			return nil, generic.AsError(ctx.Err())
-		}
-		// The reader may have failed the connection first, with the reason
-		// (a TLS alert) the write only sees as a closed connection.
-		if e := tlsError(c.failure()); e != nil {
-			return nil, e
-		}
-		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "sending to tars backend failed", Err: err}
+		return nil, err
 	}
 
 	select {
@@ -168,6 +149,44 @@ func (c *conn) roundTrip(ctx context.Context, id int32, frame []byte) ([]byte, e
 		}
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection broke during the call", Err: c.err}
 	}
+}
+
+// send sends a one-way request frame: nothing is awaited.
+func (c *conn) send(ctx context.Context, frame []byte) error {
+	if err := c.failure(); err != nil {
+		if e := tlsError(err); e != nil {
+			return e
+		}
+		return &generic.Error{Code: generic.CodeUnavailable, Message: "tars connection is broken", Err: err}
+	}
+	return c.write(ctx, frame)
+}
+
+// write writes one whole frame, bounded by ctx's deadline.
+func (c *conn) write(ctx context.Context, frame []byte) error {
+	c.wmu.Lock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.nc.SetWriteDeadline(dl)
+	} else {
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
+	_, err := c.nc.Write(frame)
+	c.wmu.Unlock()
+	if err == nil {
+		return nil
+	}
+	// A partial write leaves the stream unusable.
+	c.fail(err)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
+		return generic.AsError(ctx.Err())
+	}
+	// The reader may have failed the connection first, with the reason
+	// (a TLS alert) the write only sees as a closed connection.
+	if e := tlsError(c.failure()); e != nil {
+		return e
+	}
+	return &generic.Error{Code: generic.CodeUnavailable, Message: "sending to tars backend failed", Err: err}
 }
 
 // tlsError is the BACKEND_ERROR for err when it is a TLS failure (the

@@ -68,10 +68,11 @@ type enumDesc struct {
 }
 
 type methodDesc struct {
-	name  string
-	void  bool
-	args  *structDesc // in parameters at tags 1..n by position
-	reply *structDesc // "return" at tag 0, out parameters at their positions
+	name   string
+	void   bool
+	oneway bool        // called one-way: no reply (Options.Oneway)
+	args   *structDesc // in parameters at tags 1..n by position
+	reply  *structDesc // "return" at tag 0, out parameters at their positions
 	// all parameters in declaration order, for binding and the schema
 	params *structDesc
 	schema *generic.MethodSchema

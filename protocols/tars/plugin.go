@@ -22,6 +22,9 @@ type Config struct {
 	Version int `yaml:"version" json:"version"`
 	// Conns is the TCP connections per instance. Default 2.
 	Conns int `yaml:"conns" json:"conns,omitempty"`
+	// Oneway names the methods called one-way: no reply is awaited and
+	// the caller gets 202.
+	Oneway []string `yaml:"oneway" json:"oneway,omitempty"`
 }
 
 // Section implements mapping.Plugin.
@@ -91,7 +94,7 @@ func (c *Config) DialsTLS() bool { return true }
 func (c *Config) Build(_ *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
 	return New(Options{
 		IDL: c.IDL, IncludeDirs: c.IncludeDirs, Servant: c.Servant, Interface: c.Interface,
-		Version: c.Version, Conns: c.Conns, Logger: env.Logger, TLS: env.TLS,
+		Version: c.Version, Conns: c.Conns, Logger: env.Logger, TLS: env.TLS, Oneway: c.Oneway,
 	})
 }
 

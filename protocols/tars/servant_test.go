@@ -309,13 +309,25 @@ func readMap(r *codec.Reader, tag byte, entry func(*codec.Reader) error) error {
 	return nil
 }
 
-type echoServer struct{}
+// echoServer dispatches Test.Echo; when seen is set, every request's
+// function name and packet type go to it.
+type echoServer struct {
+	seen chan<- seenCall
+}
+
+type seenCall struct {
+	fn         string
+	packetType int8
+}
 
 func decodeErr(err error) error {
 	return &stock.Error{Code: basef.TARSSERVERDECODEERR, Msg: "decode: " + err.Error()}
 }
 
-func (echoServer) Dispatch(ctx context.Context, req *requestf.RequestPacket, resp *requestf.ResponsePacket) error {
+func (s echoServer) Dispatch(ctx context.Context, req *requestf.RequestPacket, resp *requestf.ResponsePacket) error {
+	if s.seen != nil {
+		s.seen <- seenCall{req.SFuncName, req.CPacketType}
+	}
 	if req.SServantName != echoServant {
 		return &stock.Error{Code: basef.TARSSERVERNOSERVANTERR, Msg: "no servant " + req.SServantName}
 	}

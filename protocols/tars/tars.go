@@ -63,6 +63,10 @@ type Options struct {
 	// TLS, when set, is the client TLS configuration connections are made
 	// with; ServerName defaults to the instance's host. Nil dials in clear.
 	TLS *tls.Config
+	// Oneway names methods called one-way (cPacketType TARSONEWAY): the
+	// request is sent and no reply is awaited, as TarsGo's
+	// XxxOneWayWithContext calls do. Each must be in the interface.
+	Oneway []string
 }
 
 // Protocol is one configured Tars service. It implements
@@ -118,6 +122,14 @@ func New(o Options) (*Protocol, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, name := range o.Oneway {
+		md := methods[name]
+		if md == nil {
+			return nil, fmt.Errorf("tars: oneway: interface %s has no method %q", it.Name, name)
+		}
+		md.oneway = true
+		md.schema.Oneway = true
+	}
 	schema.Name = o.Servant
 	log := o.Logger
 	if log == nil {
@@ -159,6 +171,10 @@ func (p *Protocol) putBuf(b *bytes.Buffer) {
 // encodeRequest writes the whole request frame (length prefix included)
 // into out.
 func (p *Protocol) encodeRequest(out *bytes.Buffer, md *methodDesc, servant string, body []byte, id int32, timeout int32, meta map[string]string) error {
+	packetType := int8(packetNormal)
+	if md.oneway {
+		packetType = packetOneway
+	}
 	argBuf := p.getBuf()
 	defer p.putBuf(argBuf)
 	if err := p.encodeArgs(argBuf, md, body); err != nil {
@@ -167,7 +183,7 @@ func (p *Protocol) encodeRequest(out *bytes.Buffer, md *methodDesc, servant stri
 	out.Write([]byte{0, 0, 0, 0})
 	b := codec.NewBuffer(out)
 	_ = b.WriteInt16(int16(p.opts.Version), 1)
-	_ = b.WriteInt8(0, 2)  // cPacketType: normal
+	_ = b.WriteInt8(packetType, 2)
 	_ = b.WriteInt32(0, 3) // iMessageType
 	_ = b.WriteInt32(id, 4)
 	_ = b.WriteString(servant, 5)
@@ -519,6 +535,13 @@ func (c *client) conn(ctx context.Context) (*conn, error) {
 	return cn, nil
 }
 
+// Tars packet types (cPacketType): a normal request, and a one-way one
+// the server does not answer.
+const (
+	packetNormal = 0
+	packetOneway = 1
+)
+
 // Invoke calls one method; see the package comment for the JSON shapes.
 func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Result, error) {
 	md := c.p.methods[call.Method]
@@ -563,6 +586,12 @@ func (c *client) Invoke(ctx context.Context, call *generic.Call) (*generic.Resul
 	cn, err := c.conn(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if md.oneway {
+		if err := cn.send(ctx, frame.Bytes()); err != nil {
+			return nil, err
+		}
+		return &generic.Result{NoReply: true}, nil
 	}
 	reply, err := cn.roundTrip(ctx, id, frame.Bytes())
 	if err != nil {

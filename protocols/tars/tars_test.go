@@ -399,3 +399,56 @@ func BenchmarkInvoke(b *testing.B) {
 		})
 	}
 }
+
+// TestOnewayCallsAreSentAndNotAwaited: a method named in Oneway reaches
+// the servant as a TARSONEWAY packet, the call returns NoReply at once
+// (the servant sends nothing back), and a normal call on the same
+// connection still gets its reply. A name the interface lacks is refused.
+func TestOnewayCallsAreSentAndNotAwaited(t *testing.T) {
+	seen := make(chan seenCall, 4)
+	s, err := stock.Serve("127.0.0.1:0", echoServer{seen: seen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	for _, version := range []int{1, 3} {
+		p, err := tars.New(tars.Options{IDL: testIDL, Servant: echoServant, Interface: "Test.Echo", Version: version, Conns: 1,
+			Oneway: []string{"ping"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := p.Schema().Method("ping"); m == nil || !m.Oneway {
+			t.Fatalf("version %d: the schema's ping is not one-way", version)
+		}
+		c, err := p.Dial(context.Background(), generic.Target{Address: s.Addr()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := c.Invoke(ctx, &generic.Call{Method: "ping"})
+		if err != nil || !res.NoReply || res.Body != nil {
+			t.Fatalf("version %d: got %+v %v, want NoReply", version, res, err)
+		}
+		select {
+		case got := <-seen:
+			if got != (seenCall{"ping", 1}) {
+				t.Fatalf("version %d: the servant got %+v, want ping with packet type 1 (one-way)", version, got)
+			}
+		case <-ctx.Done():
+			t.Fatalf("version %d: the one-way call never reached the servant", version)
+		}
+		out, err := invoke(c, "echoLong", `{"v":"9007199254740993"}`, nil)
+		if err != nil || out != `{"return":"9007199254740993"}` {
+			t.Fatalf("version %d: after a one-way call: got %s %v", version, out, err)
+		}
+		if got := <-seen; got != (seenCall{"echoLong", 0}) {
+			t.Fatalf("version %d: the servant got %+v, want echoLong with packet type 0", version, got)
+		}
+		cancel()
+		c.Close()
+	}
+	if _, err := tars.New(tars.Options{IDL: testIDL, Servant: echoServant, Interface: "Test.Echo", Oneway: []string{"nope"}}); err == nil ||
+		!strings.Contains(err.Error(), `no method "nope"`) {
+		t.Fatalf("unknown one-way method: got %v, want an error naming it", err)
+	}
+}
