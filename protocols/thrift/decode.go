@@ -115,6 +115,12 @@ func (d *decoder) value(t *ttype, depth int) error {
 			return err
 		}
 		d.out = generic.AppendString(d.out, v)
+	case kUUID:
+		v, err := d.p.ReadUUID(d.ctx)
+		if err != nil {
+			return err
+		}
+		d.out = append(append(append(d.out, '"'), v.String()...), '"')
 	case kBinary:
 		v, err := d.p.ReadBinary(d.ctx)
 		if err != nil {
@@ -204,7 +210,7 @@ func (d *decoder) value(t *ttype, depth int) error {
 // structs or containers) the key's JSON as a string.
 func (d *decoder) key(t *ttype, depth int) error {
 	switch t.kind {
-	case kString, kBinary:
+	case kString, kBinary, kUUID:
 		return d.value(t, depth)
 	case kEnum:
 		v, err := d.p.ReadI32(d.ctx)

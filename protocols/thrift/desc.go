@@ -24,6 +24,7 @@ const (
 	kList
 	kSet
 	kMap
+	kUUID // Thrift 0.19's uuid: 16 bytes on the wire, its canonical text in JSON
 )
 
 // ttype is a compiled type. It is built once from the IDL and shared by

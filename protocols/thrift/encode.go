@@ -328,6 +328,15 @@ func (e *encoder) value(t *ttype, depth int) error {
 		// Strings and binaries share one encoding in the binary and compact
 		// protocols; WriteBinary spares a []byte -> string copy.
 		return e.p.WriteBinary(e.ctx, s)
+	case kUUID:
+		if e.r.Peek() != generic.JSONString {
+			return e.wantGot("uuid (a string such as \"00112233-4455-6677-8899-aabbccddeeff\")")
+		}
+		s, err := e.r.String()
+		if err != nil {
+			return err
+		}
+		return e.uuid(s)
 	case kBinary:
 		if e.r.Peek() != generic.JSONString {
 			return e.wantGot("binary (base64 string)")
@@ -606,11 +615,22 @@ func enumNames(d *enumDesc) string {
 	return strings.Join(names, ", ")
 }
 
+// uuid writes a uuid from its text.
+func (e *encoder) uuid(s []byte) error {
+	u, err := thrift.ParseTuuid(string(s))
+	if err != nil {
+		return badInput("want a uuid (8-4-4-4-12 hex digits), got %q", generic.Clip(string(s)))
+	}
+	return e.p.WriteUUID(e.ctx, u)
+}
+
 // key writes a map key that arrived as a JSON object key.
 func (e *encoder) key(t *ttype, k []byte) error {
 	switch t.kind {
 	case kString:
 		return e.p.WriteBinary(e.ctx, k)
+	case kUUID:
+		return e.uuid(k)
 	case kBinary:
 		b, err := e.base64(k)
 		if err != nil {

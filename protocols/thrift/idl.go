@@ -164,6 +164,7 @@ func compile(o *Options) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	uuids := markUUIDs(main.ast, map[*parser.Thrift]bool{}, map[*parser.Type]bool{})
 	if err := resolveSymbols(main.ast); err != nil {
 		return nil, l.semanticError(err)
 	}
@@ -175,7 +176,8 @@ func compile(o *Options) (*compiled, error) {
 		}
 		return nil, fmt.Errorf("%s: service %q not found (services: %s)", main.path, o.Service, strings.Join(names, ", "))
 	}
-	c := &compiler{structs: map[*parser.StructLike]*structDesc{}, enums: map[*parser.Enum]*enumDesc{}, gtypes: map[*structDesc]*generic.Type{}}
+	c := &compiler{structs: map[*parser.StructLike]*structDesc{}, enums: map[*parser.Enum]*enumDesc{}, gtypes: map[*structDesc]*generic.Type{},
+		uuids: uuids}
 	out := &compiled{service: svc.Name, methods: map[string]*method{}}
 	out.schema = &generic.ServiceSchema{Name: svc.Name}
 	// Walk the extends chain; a function of a derived service hides one of
@@ -250,6 +252,62 @@ type compiler struct {
 	structs map[*parser.StructLike]*structDesc
 	enums   map[*parser.Enum]*enumDesc
 	gtypes  map[*structDesc]*generic.Type
+	// uuids are the uses of Thrift's uuid type (see markUUIDs).
+	uuids map[*parser.Type]bool
+}
+
+// markUUIDs finds the uses of the uuid base type (Thrift 0.19+), which
+// thriftgo's parser does not know: each is noted and renamed to binary so
+// that symbol resolution accepts it; typeOf turns the noted ones into
+// uuids. A file that declares its own type named uuid (older IDLs did, as
+// a typedef) keeps it.
+func markUUIDs(ast *parser.Thrift, done map[*parser.Thrift]bool, out map[*parser.Type]bool) map[*parser.Type]bool {
+	if ast == nil || done[ast] {
+		return out
+	}
+	done[ast] = true
+	for _, inc := range ast.Includes {
+		markUUIDs(inc.Reference, done, out)
+	}
+	if _, own := ast.Name2Category["uuid"]; own {
+		return out
+	}
+	var mark func(t *parser.Type)
+	mark = func(t *parser.Type) {
+		if t == nil {
+			return
+		}
+		if t.Name == "uuid" {
+			t.Name = "binary"
+			out[t] = true
+		}
+		mark(t.KeyType)
+		mark(t.ValueType)
+	}
+	fields := func(fs []*parser.Field) {
+		for _, f := range fs {
+			mark(f.Type)
+		}
+	}
+	for _, td := range ast.Typedefs {
+		mark(td.Type)
+	}
+	for _, c := range ast.Constants {
+		mark(c.Type)
+	}
+	for _, group := range [][]*parser.StructLike{ast.Structs, ast.Unions, ast.Exceptions} {
+		for _, st := range group {
+			fields(st.Fields)
+		}
+	}
+	for _, svc := range ast.Services {
+		for _, fn := range svc.Functions {
+			mark(fn.FunctionType)
+			fields(fn.Arguments)
+			fields(fn.Throws)
+		}
+	}
+	return out
 }
 
 func (c *compiler) method(ast *parser.Thrift, s *parser.Service, fn *parser.Function, mux string) (*method, error) {
@@ -334,6 +392,9 @@ func (c *compiler) typeOf(ast *parser.Thrift, pt *parser.Type) (*ttype, error) {
 	ast, pt, err := semantic.Deref(ast, pt)
 	if err != nil {
 		return nil, err
+	}
+	if c.uuids[pt] {
+		return &ttype{kind: kUUID, wire: thrift.UUID, name: "uuid"}, nil
 	}
 	switch pt.Category {
 	case parser.Category_Bool:
@@ -560,6 +621,8 @@ func (c *compiler) generic(t *ttype) *generic.Type {
 		return &generic.Type{Kind: generic.KindString}
 	case kBinary:
 		return &generic.Type{Kind: generic.KindBytes}
+	case kUUID:
+		return &generic.Type{Kind: generic.KindString}
 	case kEnum:
 		return &generic.Type{Kind: generic.KindEnum, Name: t.enum.name, Enum: t.enum.values}
 	case kList:
