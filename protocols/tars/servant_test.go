@@ -405,6 +405,8 @@ func (s echoServer) Dispatch(ctx context.Context, req *requestf.RequestPacket, r
 			return decodeErr(err)
 		}
 		v := req.Context[k]
+		// The reply's context carries it back too.
+		resp.Context = map[string]string{"x-echo-" + k: v}
 		ret(func(b *codec.Buffer, tag byte) error { return b.WriteString(v, tag) })
 	case "fail":
 		c, err := readInt32("code", 1)

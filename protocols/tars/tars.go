@@ -311,7 +311,7 @@ func parseResponse(frame []byte, version int) (*response, error) {
 				return nil, err
 			}
 			resp.desc = string(s)
-		case tag == statusTag || (tag == 9 && version == versionTars):
+		case tag == statusTag || tag == 9: // 9: the context, in both packet shapes
 			m, err := readStringMap(&r, ty)
 			if err != nil {
 				return nil, err

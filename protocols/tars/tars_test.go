@@ -452,3 +452,23 @@ func TestOnewayCallsAreSentAndNotAwaited(t *testing.T) {
 		t.Fatalf("unknown one-way method: got %v, want an error naming it", err)
 	}
 }
+
+// TestReplyContextBecomesResultMeta: the context a servant puts on its
+// reply comes back as the result's metadata (response headers), in the
+// Tars protocol and in TUP.
+func TestReplyContextBecomesResultMeta(t *testing.T) {
+	s := startEcho(t)
+	for _, version := range []int{1, 3} {
+		c := newClient(t, s.Addr(), version, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := c.Invoke(ctx, &generic.Call{Method: "context", Body: []byte(`{"key":"x-user-id"}`),
+			Meta: map[string]string{"x-user-id": "u-17"}})
+		cancel()
+		if err != nil {
+			t.Fatalf("version %d: %v", version, err)
+		}
+		if got := res.Meta["x-echo-x-user-id"]; got != "u-17" || len(res.Meta) != 1 {
+			t.Fatalf("version %d: got meta %v, want x-echo-x-user-id: u-17", version, res.Meta)
+		}
+	}
+}
