@@ -10,6 +10,7 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
 
 	"github.com/rpcbridge/rpcbridge/examples/users"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 
 	// The client's cluster and load balancer; examples/users imports the
 	// dubbo protocol and the proxy factory. Each registers itself when
@@ -22,7 +23,11 @@ import (
 // org.rpcbridge.demo.UserService 1.0.0 on a static address, no registry)
 // and compares getUser(1) from dubbo-go's typed client, with the
 // provider's own Go types, against rpcbridge on each engine.
-func dubboSetup(o options) (*setup, error) {
+func dubboSetup(options) (*setup, error) {
+	// As the gateway does: dubbo-getty logs every packet at its default
+	// level, which would cost the direct client and the provider more
+	// than their calls. Before any dubbo-go connection exists.
+	dubbo.QuietLibraryLogs()
 	prov, err := users.Start("127.0.0.1")
 	if err != nil {
 		return nil, err

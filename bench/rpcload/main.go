@@ -142,7 +142,10 @@ func measure(o options, s *setup) error {
 		post := loadgen.HTTPPoster(c.url, s.body, o.conc)
 		return loadgen.Load(o.conc, d, c.gw.Pid(), func(int) error { return post() }), nil
 	}
-	fmt.Printf("== %s: %d rounds of %s at concurrency %d, %d cores, load average %s\n", s.protocol, o.rounds, o.dur, o.conc, loadgen.NumCPU(), loadgen.LoadAvg())
+	for _, c := range cs[1:] {
+		fmt.Printf("%s: pid %d, %s, control plane %s\n", c.name, c.gw.Pid(), c.url, c.gw.Admin)
+	}
+	fmt.Printf("== %s: %d rounds of %s at concurrency %d, %d cores\n", s.protocol, o.rounds, o.dur, o.conc, loadgen.NumCPU())
 	if o.warm > 0 {
 		for _, c := range cs {
 			if _, err := round(c, o.warm); err != nil {
@@ -152,7 +155,7 @@ func measure(o options, s *setup) error {
 	}
 	for i := 0; i < o.rounds; i++ {
 		for _, c := range cs {
-			load := loadgen.LoadAvg()
+			before := loadgen.OthersNow()
 			r, err := round(c, o.dur)
 			if err != nil {
 				return err
@@ -162,7 +165,9 @@ func measure(o options, s *setup) error {
 			if c.gw != nil {
 				line += fmt.Sprintf("  x%.2f of direct", r.RPS()/cs[0].rounds[i].RPS())
 			}
-			fmt.Printf("%s  (load %s)\n", line, load)
+			// Other processes' CPU (another build, say); ticks per
+			// second are % of a core.
+			fmt.Printf("%s  (others %.0f%% of a core)\n", line, float64(loadgen.OthersNow().Since(before))/r.Elapsed.Seconds())
 		}
 	}
 	fmt.Println("-- all rounds")

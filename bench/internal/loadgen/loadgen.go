@@ -129,15 +129,7 @@ func CPUTicks(pid int) int64 {
 	if pid == 0 {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+2:]
-	}
-	f := strings.Fields(s)
+	f := statFields(pid)
 	if len(f) < 13 {
 		return 0
 	}
@@ -146,23 +138,75 @@ func CPUTicks(pid int) int64 {
 	return u + k
 }
 
+// statFields are the fields of /proc/<pid>/stat after the command name:
+// [0] is the state, [1] the parent's pid, [11] and [12] utime and stime,
+// [13] and [14] those of the children the process has waited for.
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil
+	}
+	return strings.Fields(s[i+2:])
+}
+
+// Others is the CPU time of every process but this one and its children
+// (a gateway, wrk), by pid, including what each has collected from its
+// own children when they ended (cutime, cstime): see OthersSince.
+type Others map[int]int64
+
+// OthersNow reads Others from /proc.
+func OthersNow() Others {
+	self := os.Getpid()
+	out := Others{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		f := statFields(pid)
+		if len(f) < 15 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
+			continue
+		}
+		var t int64
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			t += n
+		}
+		out[pid] = t
+	}
+	return out
+}
+
+// Since is the CPU time (1/100 s) other processes spent between before
+// and o: the growth of those in both, all of those that are new. It is an
+// estimate: a process that ended in between is missing until its parent
+// collects it, and then counts whole, as a compiler run under `go build`
+// does.
+func (o Others) Since(before Others) int64 {
+	var t int64
+	for pid, n := range o {
+		if b, ok := before[pid]; ok && b <= n {
+			t += n - b
+		} else if !ok {
+			t += n
+		}
+	}
+	return t
+}
+
 // NumCPU is the number of processors /proc/cpuinfo lists.
 func NumCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(b), "processor\t:")
-}
-
-// LoadAvg is the first field of /proc/loadavg (the 1-minute load), or "?".
-func LoadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }
 
 // FreeAddr is a 127.0.0.1 address whose port is free now.
@@ -258,6 +302,7 @@ func WaitOK(call func() error, timeout time.Duration) error {
 // Gateway is an rpcbridge process serving one config.
 type Gateway struct {
 	Listen string // host:port of its data plane
+	Admin  string // host:port of its control plane
 	cmd    *exec.Cmd
 }
 
@@ -293,5 +338,5 @@ func StartGateway(bin, dir, name, services string, extra []string) (*Gateway, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w (run make build first)", bin, err)
 	}
-	return &Gateway{Listen: listen, cmd: cmd}, nil
+	return &Gateway{Listen: listen, Admin: admin, cmd: cmd}, nil
 }
