@@ -111,31 +111,40 @@ func (c *directClient) Invoke(ctx context.Context, call *generic.Call) (res *gen
 		iface = c.p.o.Interface
 	}
 	defer func() { c.p.tagError(err, iface, call.Method) }()
-	types, args, timeout, err := c.p.prepare(ctx, call)
-	if err != nil {
-		return nil, err
+	s := c.p.getScratch()
+	defer c.p.putScratch(s)
+	w := hessianWriter{b: s.b[:0], classes: s.classes[:0]}
+	// The request is written with request id 0, set below once the
+	// connection is known.
+	timeout, ok := c.p.writeFast(ctx, &w, s, iface, call)
+	if !ok {
+		types, args, t, err := c.p.prepare(ctx, call)
+		if err != nil {
+			return nil, err
+		}
+		timeout = t
+		w.b, w.classes = w.b[:0], w.classes[:0]
+		if err := c.p.writeRequest(&w, 0, iface, call, types, args, timeout); err != nil {
+			return nil, generic.Errorf(generic.CodeInvalidArgument, "request cannot be written as Hessian 2: %v", err)
+		}
 	}
+	s.b, s.classes = w.b, w.classes
 	cn, err := c.conn(timeout)
 	if err != nil {
 		return nil, err
 	}
 	id := cn.nextID.Add(1)
-	buf := c.p.getBuf()
-	defer c.p.putBuf(buf)
-	w := hessianWriter{b: buf.b[:0]}
-	if err := c.p.writeRequest(&w, id, iface, call, types, args, timeout); err != nil {
-		return nil, generic.Errorf(generic.CodeInvalidArgument, "request cannot be written as Hessian 2: %v", err)
-	}
-	buf.b = w.b
+	binary.BigEndian.PutUint64(w.b[4:12], uint64(id))
 	frame, err := cn.roundTrip(ctx, id, w.b, timeout)
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.p.readReply(ctx, frame, timeout)
+	body, meta, err := c.p.readReply(ctx, frame, timeout, &s.reply)
+	putFrame(frame)
 	if err != nil {
 		return nil, err
 	}
-	return &generic.Result{Body: body}, nil
+	return &generic.Result{Body: body, Meta: meta}, nil
 }
 
 // Describe implements generic.Client with the configured methods.
@@ -157,45 +166,116 @@ func (c *directClient) Close() error {
 	return nil
 }
 
-// frameBuf is a reusable request buffer.
-type frameBuf struct{ b []byte }
-
-func (p *Protocol) getBuf() *frameBuf {
-	if b, ok := p.bufs.Get().(*frameBuf); ok {
-		return b
-	}
-	return &frameBuf{b: make([]byte, 0, 512)}
+// callScratch is one call's reusable space: the request being written,
+// the JSON reader of its arguments, the reply's writer.
+type callScratch struct {
+	b       []byte
+	classes []writtenClass
+	json    generic.JSONReader
+	bigJSON bool // json read a large body: its scratch space is not kept
+	fields  []argField
+	reply   replyWriter
 }
 
-func (p *Protocol) putBuf(b *frameBuf) {
-	if cap(b.b) <= 64<<10 {
-		p.bufs.Put(b)
+// scratchLimit bounds the space a pooled callScratch keeps.
+const scratchLimit = 64 << 10
+
+func (p *Protocol) getScratch() *callScratch {
+	if s, ok := p.scratch.Get().(*callScratch); ok {
+		return s
 	}
+	return &callScratch{b: make([]byte, 0, 512)}
+}
+
+func (p *Protocol) putScratch(s *callScratch) {
+	if cap(s.b) > scratchLimit {
+		return
+	}
+	clear(s.classes)
+	s.classes = s.classes[:0]
+	clear(s.fields[:cap(s.fields)])
+	s.fields = s.fields[:0]
+	if cap(s.fields) > 1024 {
+		s.fields = nil
+	}
+	s.json.Reset(nil, 0)
+	if s.bigJSON {
+		s.json, s.bigJSON = generic.JSONReader{}, false
+	}
+	s.reply.release(scratchLimit)
+	p.scratch.Put(s)
+}
+
+// framePool holds reply frames of up to scratchLimit bytes: a reply is
+// read into one, and the caller puts it back once it is decoded. The
+// *[]byte that carry them in the pool are pooled too (frameRefs), so that
+// putting a frame back allocates nothing.
+var framePool, frameRefs sync.Pool // *[]byte
+
+func getFrame(n int) []byte {
+	if n > scratchLimit {
+		return make([]byte, n)
+	}
+	if ref, ok := framePool.Get().(*[]byte); ok {
+		f := *ref
+		*ref = nil
+		frameRefs.Put(ref)
+		if cap(f) >= n {
+			return f[:n]
+		}
+	}
+	return make([]byte, n, max(n, 1024))
+}
+
+// putFrame returns a frame getFrame gave, which nothing refers to any
+// more, to the pool.
+func putFrame(f []byte) {
+	if cap(f) > scratchLimit {
+		return
+	}
+	ref, ok := frameRefs.Get().(*[]byte)
+	if !ok {
+		ref = new([]byte)
+	}
+	*ref = f
+	framePool.Put(ref)
 }
 
 // writeRequest writes a whole request frame: the header, then the body
 // of a generic call ($invoke with the method name, its parameter types
 // and the arguments) and the attachments.
 func (p *Protocol) writeRequest(w *hessianWriter, id int64, iface string, call *generic.Call, types []string, args []hessian.Object, timeout time.Duration) error {
-	w.b = append(w.b, frameMagicHi, frameMagicLo, flagRequest|flagTwoWay|serialHessian2, 0)
-	w.b = binary.BigEndian.AppendUint64(w.b, uint64(id))
-	w.b = append(w.b, 0, 0, 0, 0) // body length, set below
-	w.string(dubboVersion)
-	w.string(iface)
-	w.string(p.o.Version)
-	w.string("$invoke")
-	w.string(invokeDescriptor)
-	w.string(call.Method)
-	w.listStart("[string", len(types))
-	for _, t := range types {
-		w.string(t)
-	}
+	p.writeRequestHead(w, id, iface, call.Method, types)
 	w.listStart("[object", len(args))
 	for _, a := range args {
 		if err := w.value(a, 0); err != nil {
 			return err
 		}
 	}
+	return p.writeRequestTail(w, iface, call, timeout)
+}
+
+// writeRequestHead writes the frame header and the body up to the
+// arguments, whose list is written next.
+func (p *Protocol) writeRequestHead(w *hessianWriter, id int64, iface, method string, types []string) {
+	w.b = append(w.b, frameMagicHi, frameMagicLo, flagRequest|flagTwoWay|serialHessian2, 0)
+	w.b = binary.BigEndian.AppendUint64(w.b, uint64(id))
+	w.b = append(w.b, 0, 0, 0, 0) // body length, set by writeRequestTail
+	w.string(dubboVersion)
+	w.string(iface)
+	w.string(p.o.Version)
+	w.string("$invoke")
+	w.string(invokeDescriptor)
+	w.string(method)
+	w.listStart("[string", len(types))
+	for _, t := range types {
+		w.string(t)
+	}
+}
+
+// writeRequestTail writes the attachments after the arguments and sets
+// the body length.
+func (p *Protocol) writeRequestTail(w *hessianWriter, iface string, call *generic.Call, timeout time.Duration) error {
 	w.b = append(w.b, 'H')
 	w.string("path")
 	w.string(iface)
@@ -247,9 +327,9 @@ func lowerASCII(s string) string {
 	return s
 }
 
-// readReply turns a reply frame into the reply's JSON or the call's
-// error.
-func (p *Protocol) readReply(ctx context.Context, frame []byte, timeout time.Duration) ([]byte, error) {
+// readReply turns a reply frame into the reply's JSON and exposed
+// attachments, or the call's error.
+func (p *Protocol) readReply(ctx context.Context, frame []byte, timeout time.Duration, w *replyWriter) ([]byte, map[string]string, error) {
 	status, body := frame[3], frame[frameHeaderLen:]
 	if status != statusOK {
 		r := hessianReader{b: body}
@@ -258,63 +338,119 @@ func (p *Protocol) readReply(ctx context.Context, frame []byte, timeout time.Dur
 			msg = "dubbo status " + strconv.Itoa(int(status))
 		}
 		if status == statusClientTimeout || status == statusServerTimeout {
-			return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String(), Err: errors.New(msg)}
+			return nil, nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String(), Err: errors.New(msg)}
 		}
-		return nil, p.callError(ctx, errors.New(msg), timeout)
+		return nil, nil, p.callError(ctx, errors.New(msg), timeout)
 	}
-	out, ex, err := decodeReply(body, p.o.KeepClass)
+	out, meta, ex, err := decodeReplyWith(w, body, p.o.KeepClass, p.expose)
 	if err != nil {
-		return nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be read", Err: err}
+		return nil, nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be read", Err: err}
 	}
 	if ex != nil {
-		return nil, p.callError(ctx, ex, timeout)
+		return nil, nil, withMeta(p.callError(ctx, ex, timeout), meta)
 	}
-	return out, nil
+	return out, meta, nil
 }
 
 // decodeReply reads a reply body (status OK): the value as JSON, or the
 // exception it holds.
 func decodeReply(body []byte, keepClass bool) ([]byte, error, error) {
+	var w replyWriter
+	out, _, ex, err := decodeReplyWith(&w, body, keepClass, nil)
+	return out, ex, err
+}
+
+// decodeReplyWith reads a reply body (status OK) as decodeReply does, and
+// the attachments named in expose. A value reply is written by w, which
+// gives up on what it does not write as hessianReader, plainValue and
+// appendJSON do; then, and for exceptions, the body is read again by
+// decodeReplyTree.
+func decodeReplyWith(w *replyWriter, body []byte, keepClass bool, expose []string) (out []byte, meta map[string]string, ex, err error) {
+	w.reset(body, keepClass)
+	if k, ok := w.replyKind(); ok {
+		switch k {
+		case responseNullValue, responseNullValueWithAttachments:
+			ok = true
+			w.out = append(w.out, "null"...)
+		case responseValue, responseValueWithAttachments:
+			_, ok = w.value(1)
+		default:
+			ok = false
+		}
+		if ok {
+			out = make([]byte, len(w.out))
+			copy(out, w.out)
+			if len(expose) > 0 && (k == responseValueWithAttachments || k == responseNullValueWithAttachments) {
+				b := metaBuilder{names: expose}
+				if w.attachments(&b) {
+					return out, b.meta, nil, nil
+				}
+				_, meta, _, _ = decodeReplyTree(body, keepClass, expose)
+			}
+			return out, meta, nil, nil
+		}
+	}
+	return decodeReplyTree(body, keepClass, expose)
+}
+
+// decodeReplyTree reads a reply body with hessianReader: the value as
+// JSON (through plainValue and appendJSON), or the exception it holds,
+// and the attachments named in expose.
+func decodeReplyTree(body []byte, keepClass bool, expose []string) ([]byte, map[string]string, error, error) {
 	r := hessianReader{b: body}
 	kind, err := r.read()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	k, ok := kind.(int32)
 	if !ok {
-		return nil, nil, fmt.Errorf("reply type is %T, want an int", kind)
+		return nil, nil, nil, fmt.Errorf("reply type is %T, want an int", kind)
+	}
+	// The attachments follow the value or exception, when the reply type
+	// says so; a map that cannot be read exposes nothing.
+	attachments := func() map[string]string {
+		if len(expose) == 0 {
+			return nil
+		}
+		switch k {
+		case responseValueWithAttachments, responseNullValueWithAttachments, responseWithExceptionWithAttachments:
+			if att, err := r.read(); err == nil {
+				return metaOfMap(expose, att)
+			}
+		}
+		return nil
 	}
 	switch k {
 	case responseNullValue, responseNullValueWithAttachments:
-		return []byte("null"), nil, nil
+		return []byte("null"), attachments(), nil, nil
 	case responseValue, responseValueWithAttachments:
 		v, err := r.read()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		out, err := hessianJSON(make([]byte, 0, 64), v, keepClass)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return out, nil, nil
+		return out, attachments(), nil, nil
 	case responseWithException, responseWithExceptionWithAttachments:
 		v, err := r.read()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		budget := maxReplyValues
 		if err := checkExpansion(v, nil, &budget); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if e, ok := exceptionOfObject(v); ok {
-			return nil, e, nil
+			return nil, attachments(), e, nil
 		}
 		if s, ok := v.(string); ok {
-			return nil, errors.New(s), nil
+			return nil, attachments(), errors.New(s), nil
 		}
-		return nil, fmt.Errorf("the provider failed the call with a %s", describeHessian(v)), nil
+		return nil, attachments(), fmt.Errorf("the provider failed the call with a %s", describeHessian(v)), nil
 	}
-	return nil, nil, fmt.Errorf("unknown reply type %d", k)
+	return nil, nil, nil, fmt.Errorf("unknown reply type %d", k)
 }
 
 func describeHessian(v any) string {
@@ -455,7 +591,7 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	if n > maxFrameBody {
 		return nil, fmt.Errorf("dubbo: frame body of %d bytes exceeds %d", n, maxFrameBody)
 	}
-	frame := make([]byte, frameHeaderLen+int(n))
+	frame := getFrame(frameHeaderLen + int(n))
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return nil, err
 	}
@@ -484,6 +620,7 @@ func (c *dconn) readLoop() {
 			continue
 		}
 		if flags&flagEvent != 0 {
+			putFrame(frame)
 			continue // a reply to our heartbeat
 		}
 		c.mu.Lock()
@@ -492,6 +629,8 @@ func (c *dconn) readLoop() {
 		c.mu.Unlock()
 		if ch != nil {
 			ch <- frame // buffered: never blocks
+		} else {
+			putFrame(frame)
 		}
 	}
 }
@@ -543,11 +682,12 @@ func (c *dconn) write(frame []byte, deadline time.Time) error {
 // roundTrip sends one request frame and waits for its reply, timeout,
 // ctx, or the connection breaking.
 func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout time.Duration) ([]byte, error) {
-	ch := make(chan []byte, 1)
+	ch := getReplyChan()
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
+		putReplyChan(ch)
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
 	}
 	c.pending[id] = ch
@@ -564,10 +704,13 @@ func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout t
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
 	}
 
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
+	timer := getTimer(timeout)
+	defer putTimer(timer)
+	// A channel goes back to the pool only once its reply was received:
+	// the reader sends on it at most once, after forgetting it.
 	select {
 	case reply := <-ch:
+		putReplyChan(ch)
 		return reply, nil
 	case <-timer.C:
 		c.forget(id)
@@ -581,12 +724,41 @@ func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout t
 	case <-c.done:
 		select {
 		case reply := <-ch:
+			putReplyChan(ch)
 			return reply, nil
 		default:
 		}
 		c.forget(id)
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: c.failure()}
 	}
+}
+
+var replyChans sync.Pool // chan []byte, buffered (1)
+
+func getReplyChan() chan []byte {
+	if ch, ok := replyChans.Get().(chan []byte); ok {
+		return ch
+	}
+	return make(chan []byte, 1)
+}
+
+func putReplyChan(ch chan []byte) { replyChans.Put(ch) }
+
+// timers are reused: since Go 1.23 a stopped or reset timer delivers no
+// stale tick.
+var timers sync.Pool // *time.Timer
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }
 
 func (c *dconn) forget(id int64) {

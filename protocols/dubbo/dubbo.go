@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,14 @@ type Options struct {
 	// ExceptionStatus maps Java exception classes to HTTP statuses
 	// (default 502).
 	ExceptionStatus map[string]int
+	// ExposeAttachments names reply attachments (the map a provider sends
+	// with a reply or an exception) to copy into Result.Meta, which the
+	// gateway writes as response headers: matched ignoring case, under
+	// the name as given, values as strings (numbers and booleans
+	// formatted; other values skipped). On an exception reply they are on
+	// the error: an error in the *generic.Error's chain has a method
+	// Meta() map[string]string. The dubbo protocol only (both engines).
+	ExposeAttachments []string
 	// RequestTimeout bounds a call whose ctx has no deadline (default 3s).
 	RequestTimeout time.Duration
 	// Logger receives warnings; nil discards them.
@@ -111,7 +120,9 @@ type Protocol struct {
 	direct  bool   // the dubbo protocol through directClient
 	log     *slog.Logger
 	methods map[string][]signature
-	bufs    sync.Pool // *frameBuf, for directClient's requests
+	scratch sync.Pool // *callScratch, for directClient's calls
+	// expose are the reply attachments exposed (Options.ExposeAttachments).
+	expose []string
 }
 
 // Engines (Options.Engine).
@@ -125,6 +136,10 @@ type signature struct {
 	params []Param
 	types  []string // wire type names
 	input  *generic.Type
+	// kinds and classes say how writeFast writes each argument (see
+	// argKindOf).
+	kinds   []argKind
+	classes []string
 }
 
 // New checks o and prepares the adapter. It dials nothing.
@@ -154,6 +169,17 @@ func New(o Options) (*Protocol, error) {
 	if p.o.RequestTimeout <= 0 {
 		p.o.RequestTimeout = 3 * time.Second
 	}
+	if len(o.ExposeAttachments) > 0 {
+		if p.proto != "dubbo" {
+			return nil, fmt.Errorf("dubbo: expose attachments: not supported with protocol %s (protocol dubbo only)", p.name)
+		}
+		for _, n := range o.ExposeAttachments {
+			if !isToken(n) {
+				return nil, fmt.Errorf("dubbo: expose attachments: %q is not a header name", n)
+			}
+		}
+		p.expose = slices.Clone(o.ExposeAttachments)
+	}
 	p.methods = make(map[string][]signature)
 	add := func(name string, m Method) error {
 		s, err := newSignature(m)
@@ -182,8 +208,11 @@ func New(o Options) (*Protocol, error) {
 	// Keep the wrapped class of Java's org.apache GenericException.
 	hessian.RegisterPOJOMapping(apacheGenericException, &dhessian.GenericException{})
 	// Read exceptions of classes this process does not know, with their
-	// class and fields.
+	// class and fields (and the attachments of their replies).
 	installExceptionReader()
+	if len(p.expose) > 0 {
+		installAttachmentsFilter()
+	}
 	// dubbo-go's logger is process-wide: lower its level in place (an
 	// atomic level; dubbo.NewInstance would replace the logger under
 	// running goroutines). It would log every Java exception as a warning.
@@ -209,7 +238,8 @@ func QuietLibraryLogs() {
 }
 
 func newSignature(m Method) (signature, error) {
-	s := signature{params: make([]Param, len(m.Params)), types: make([]string, len(m.Params))}
+	s := signature{params: make([]Param, len(m.Params)), types: make([]string, len(m.Params)),
+		kinds: make([]argKind, len(m.Params)), classes: make([]string, len(m.Params))}
 	in := &generic.Type{Kind: generic.KindMessage}
 	for i, prm := range m.Params {
 		if strings.TrimSpace(prm.Type) == "" {
@@ -220,6 +250,7 @@ func newSignature(m Method) (signature, error) {
 		}
 		s.params[i] = prm
 		s.types[i] = wireType(prm.Type)
+		s.kinds[i], s.classes[i] = argKindOf(prm.Type)
 		in.Fields = append(in.Fields, &generic.Field{Name: prm.Name, Tag: int32(i), Type: schemaType(prm.Type)})
 	}
 	s.input = in
@@ -316,7 +347,7 @@ func (c *dubboClient) newReference(iface string) (r *reference, err error) {
 		return nil, &generic.Error{Code: generic.CodeInternal, Message: "cannot create a dubbo client", Err: err}
 	}
 	url := c.p.proto + "://" + c.addr
-	gs, err := cli.NewGenericService(iface,
+	opts := []client.ReferenceOption{
 		client.WithURL(url),
 		client.WithProtocol(c.p.proto),
 		client.WithGroup(o.Group),
@@ -324,7 +355,12 @@ func (c *dubboClient) newReference(iface string) (r *reference, err error) {
 		client.WithClusterFailFast(),
 		client.WithRetries(0),
 		client.WithRequestTimeout(o.RequestTimeout),
-	)
+	}
+	if len(c.p.expose) > 0 {
+		// The filter that hands the reply's attachments to Invoke.
+		opts = append(opts, client.WithFilter(attachmentsFilterName))
+	}
+	gs, err := cli.NewGenericService(iface, opts...)
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "cannot create a reference to the provider", Err: err}
 	}
@@ -368,6 +404,11 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 		att[constant.TimeoutKey] = (timeout + lateReplyGrace).String()
 		ictx = context.WithValue(context.WithoutCancel(ctx), constant.AttachmentKey, att)
 	}
+	var replyAtt *replyAttachments
+	if len(c.p.expose) > 0 {
+		replyAtt = &replyAttachments{}
+		ictx = context.WithValue(ictx, replyAttachmentsKey{}, replyAtt)
+	}
 	done := make(chan callResult, 1)
 	go func() {
 		out, err := c.safeInvoke(ictx, r, call.Method, types, args)
@@ -391,13 +432,23 @@ func (c *dubboClient) Invoke(ctx context.Context, call *generic.Call) (res *gene
 		if _, ok := err.(panicError); ok {
 			c.drop(iface, r)
 		}
-		return nil, c.p.callError(ctx, err, timeout)
+		var meta map[string]string
+		if len(c.p.expose) > 0 {
+			if ex := exceptionOf(err); ex != nil {
+				meta = metaOfMap(c.p.expose, ex.attachments)
+			}
+		}
+		return nil, withMeta(c.p.callError(ctx, err, timeout), meta)
 	}
 	body, err := appendJSON(make([]byte, 0, 64), out, c.p.o.KeepClass, 0)
 	if err != nil {
 		return nil, &generic.Error{Code: generic.CodeBackendError, Message: "reply cannot be written as JSON", Err: err}
 	}
-	return &generic.Result{Body: body}, nil
+	res = &generic.Result{Body: body}
+	if replyAtt != nil {
+		res.Meta = metaOfMap(c.p.expose, replyAtt.get())
+	}
+	return res, nil
 }
 
 // tagError names the protocol, service and method in err when it is a

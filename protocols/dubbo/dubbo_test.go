@@ -110,6 +110,7 @@ func methods() map[string]dubbo.Method {
 		"slow":           one("ms", "long"),
 		"attachment":     one("key", "java.lang.String"),
 		"find":           one("id", "long"),
+		"tagged":         one("fail", "boolean"),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -21,7 +22,13 @@ import (
 // writes one request body.
 type hessianWriter struct {
 	b       []byte
-	classes []string // class definitions written, by their key (name and fields)
+	classes []writtenClass // class definitions written, in order
+}
+
+// writtenClass is a class definition a writer wrote: its name and fields.
+type writtenClass struct {
+	name   string
+	fields []string
 }
 
 func (w *hessianWriter) null() { w.b = append(w.b, 'N') }
@@ -101,17 +108,21 @@ func (w *hessianWriter) float(v float32) {
 
 // string writes s in chunks of at most 0x8000 UTF-16 units; lengths count
 // UTF-16 units, as Java's chars (a supplementary character is two).
-func (w *hessianWriter) string(s string) {
+func (w *hessianWriter) string(s string) { w.b = appendHessianString(w.b, s) }
+
+// stringBytes writes s as string writes string(s).
+func (w *hessianWriter) stringBytes(s []byte) { w.b = appendHessianString(w.b, s) }
+
+func appendHessianString[S string | []byte](b []byte, s S) []byte {
 	if len(s) < 32 && isASCII(s) {
-		w.b = append(w.b, byte(len(s)))
-		w.b = append(w.b, s...)
-		return
+		b = append(b, byte(len(s)))
+		return append(b, s...)
 	}
 	for {
 		// Find the end of this chunk.
 		units, end := 0, 0
 		for end < len(s) && units < 0x7fff {
-			r, size := utf8.DecodeRuneInString(s[end:])
+			r, size := decodeRune(s[end:])
 			if r >= 0x10000 {
 				units += 2
 			} else {
@@ -122,38 +133,49 @@ func (w *hessianWriter) string(s string) {
 		final := end == len(s)
 		switch {
 		case !final:
-			w.b = append(w.b, 'R', byte(units>>8), byte(units))
+			b = append(b, 'R', byte(units>>8), byte(units))
 		case units < 32:
-			w.b = append(w.b, byte(units))
+			b = append(b, byte(units))
 		case units < 1024:
-			w.b = append(w.b, byte(0x30+units>>8), byte(units))
+			b = append(b, byte(0x30+units>>8), byte(units))
 		default:
-			w.b = append(w.b, 'S', byte(units>>8), byte(units))
+			b = append(b, 'S', byte(units>>8), byte(units))
 		}
 		// Invalid UTF-8 is written as U+FFFD, which counts one unit as
-		// DecodeRuneInString counted it. A supplementary character is
-		// written as its two surrogates, three bytes each (CESU-8), as
-		// Java reads it.
-		for _, r := range s[:end] {
-			if r >= 0x10000 {
-				r1, r2 := utf16.EncodeRune(r)
-				w.b = appendSurrogate(appendSurrogate(w.b, r1), r2)
+		// decodeRune counted it. A supplementary character is written as
+		// its two surrogates, three bytes each (CESU-8), as Java reads it.
+		for i := 0; i < end; {
+			if c := s[i]; c < utf8.RuneSelf {
+				b = append(b, c)
+				i++
 				continue
 			}
-			w.b = utf8.AppendRune(w.b, r)
+			r, size := decodeRune(s[i:end])
+			i += size
+			if r >= 0x10000 {
+				r1, r2 := utf16.EncodeRune(r)
+				b = appendSurrogate(appendSurrogate(b, r1), r2)
+				continue
+			}
+			b = utf8.AppendRune(b, r)
 		}
 		if final {
-			return
+			return b
 		}
 		s = s[end:]
 	}
+}
+
+// decodeRune decodes the first rune of s as utf8.DecodeRuneInString does.
+func decodeRune[S string | []byte](s S) (rune, int) {
+	return utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
 }
 
 func appendSurrogate(b []byte, r rune) []byte {
 	return append(b, 0xe0|byte(r>>12), 0x80|byte(r>>6)&0x3f, 0x80|byte(r)&0x3f)
 }
 
-func isASCII(s string) bool {
+func isASCII[S string | []byte](s S) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
@@ -209,20 +231,16 @@ func (w *hessianWriter) listStart(typ string, n int) {
 // object begins an object of class cls whose fields are written next, in
 // the order of fields; it writes the class definition the first time.
 func (w *hessianWriter) object(cls string, fields []string) {
-	key := cls
-	for _, f := range fields {
-		key += "\x00" + f
-	}
 	idx := -1
-	for i, k := range w.classes {
-		if k == key {
+	for i, c := range w.classes {
+		if c.name == cls && slices.Equal(c.fields, fields) {
 			idx = i
 			break
 		}
 	}
 	if idx < 0 {
 		idx = len(w.classes)
-		w.classes = append(w.classes, key)
+		w.classes = append(w.classes, writtenClass{cls, fields})
 		w.b = append(w.b, 'C')
 		w.string(cls)
 		w.int(int32(len(fields)))
@@ -237,6 +255,13 @@ func (w *hessianWriter) object(cls string, fields []string) {
 	w.b = append(w.b, 'O')
 	w.int(int32(idx))
 }
+
+// The fields of the classes value writes itself.
+var (
+	decimalFields    = []string{"value"}
+	bigIntegerFields = []string{"signum", "mag", "firstNonzeroIntNum", "lowestSetBit", "bitLength", "bitCount"}
+	enumFields       = []string{"name"}
+)
 
 // value writes one value produced by toHessian.
 func (w *hessianWriter) value(v any, depth int) error {
@@ -271,7 +296,7 @@ func (w *hessianWriter) value(v any, depth int) error {
 			w.null()
 			return nil
 		}
-		w.object("java.math.BigDecimal", []string{"value"})
+		w.object("java.math.BigDecimal", decimalFields)
 		w.string(x.String())
 	case *big.Integer:
 		if x == nil {
@@ -281,7 +306,7 @@ func (w *hessianWriter) value(v any, depth int) error {
 		// hessian2's form: signum, the magnitude as longs, and Java 8's
 		// deprecated cached fields as zeros.
 		signum, mag := x.GetSignAndMag()
-		w.object("java.math.BigInteger", []string{"signum", "mag", "firstNonzeroIntNum", "lowestSetBit", "bitLength", "bitCount"})
+		w.object("java.math.BigInteger", bigIntegerFields)
 		w.int(signum)
 		w.listStart("[long", len(mag))
 		for _, m := range mag {

@@ -16,6 +16,9 @@ type javaException struct {
 	message string
 	fields  map[any]any // plain values, as appendJSON writes them
 	err     error       // what dubbo-go made of the reply, when read from it
+	// attachments are the reply's, as dubbo-go read them (the dubbo-go
+	// engine; the direct engine reads them itself).
+	attachments map[string]any
 }
 
 func (e *javaException) Error() string {
@@ -181,6 +184,7 @@ func (s exceptionSerializer) Unmarshal(body []byte, p *impl.DubboPackage) error 
 	}
 	if e, ok := readJavaException(body); ok {
 		e.err = rp.Exception
+		e.attachments = rp.Attachments
 		rp.Exception = e
 	}
 	return nil

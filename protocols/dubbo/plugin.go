@@ -3,6 +3,7 @@ package dubbo
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/rpcbridge/rpcbridge/generic"
@@ -27,6 +28,9 @@ type Config struct {
 	// Engine is the dubbo protocol's client: "direct" (default) or
 	// "dubbo-go" (see Options.Engine). Triple always uses dubbo-go.
 	Engine string `yaml:"engine" json:"engine,omitempty"`
+	// ExposeAttachments are reply attachments written as response
+	// headers (see Options.ExposeAttachments).
+	ExposeAttachments []string `yaml:"expose_attachments" json:"expose_attachments,omitempty"`
 
 	// Triple is set when the service's protocol is triple.
 	Triple bool `yaml:"-" json:"triple,omitempty"`
@@ -84,6 +88,20 @@ func (c *Config) Validate(*mapping.Service) []string {
 	default:
 		p = append(p, fmt.Sprintf("dubbo.engine: want %s or %s, got %q", EngineDirect, EngineDubboGo, c.Engine))
 	}
+	seen := map[string]string{}
+	for i, n := range c.ExposeAttachments {
+		switch low := strings.ToLower(n); {
+		case !isToken(n):
+			p = append(p, fmt.Sprintf("dubbo.expose_attachments[%d]: %q is not a header name (letters, digits and !#$%%&'*+-.^_`|~)", i, n))
+		case seen[low] != "":
+			p = append(p, fmt.Sprintf("dubbo.expose_attachments[%d]: %q repeats %q (names match attachments ignoring case)", i, n, seen[low]))
+		default:
+			seen[low] = n
+		}
+	}
+	if len(c.ExposeAttachments) > 0 && c.Triple {
+		p = append(p, "dubbo.expose_attachments: not supported with protocol triple (reply attachments are read over protocol dubbo only)")
+	}
 	for _, m := range c.DeclaredMethods() {
 		for j, prm := range c.Methods[m].Params {
 			if prm.Type == "" {
@@ -129,7 +147,7 @@ func (c *Config) Build(s *mapping.Service, env mapping.ProtocolEnv) (generic.Pro
 	o := Options{
 		Interface: c.Interface, Group: c.Group, Version: c.Version, Protocol: "dubbo", Engine: c.Engine,
 		KeepClass: c.KeepClass, ExceptionStatus: c.Exceptions, RequestTimeout: s.Timeout, Logger: env.Logger,
-		Methods: map[string]Method{}, Overloads: map[string][]Method{},
+		Methods: map[string]Method{}, Overloads: map[string][]Method{}, ExposeAttachments: c.ExposeAttachments,
 	}
 	if c.Triple {
 		o.Protocol = "tri"

@@ -2,7 +2,6 @@ package dubbo
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	mathbig "math/big"
 	"reflect"
@@ -105,10 +104,8 @@ func appendJSON(dst []byte, v any, keepClass bool, depth int) ([]byte, error) {
 	return appendReflect(dst, reflect.ValueOf(v), keepClass, depth)
 }
 
-func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
-}
+// appendString writes s as json.Marshal does (see appendJSONString).
+func appendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
 
 func keyString(k any) string {
 	switch x := k.(type) {

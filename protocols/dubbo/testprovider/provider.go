@@ -340,6 +340,41 @@ func (s *Service) Attachment(ctx context.Context, key string) (string, error) {
 	return "", nil
 }
 
+// ReplyAttachments are the attachments Tagged adds to its reply: text,
+// numbers and a boolean, a list, text a header cannot carry, and one
+// whose name differs from its lower-case form.
+func ReplyAttachments() map[string]any {
+	return map[string]any{
+		"x-trace-id":   "abc-123",
+		"X-Mixed-Case": "M",
+		"x-count":      int32(42),
+		"x-big":        int64(1) << 60,
+		"x-ok":         true,
+		"x-ratio":      1.5,
+		"x-list":       []string{"a", "b"},
+		"x-bad":        "line\nbreak",
+		"x-secret":     "not for the client",
+	}
+}
+
+// Tagged adds ReplyAttachments to its reply (a dubbo-go provider's reply
+// attachments are the ctx's attachment map, request attachments
+// included) and answers "tagged", or, with fail, throws as Fail does.
+func (s *Service) Tagged(ctx context.Context, fail bool) (string, error) {
+	if m, ok := ctx.Value(constant.AttachmentKey).(map[string]any); ok {
+		for k, v := range ReplyAttachments() {
+			m[k] = v
+		}
+	}
+	if fail {
+		return "", &java_exception.DubboGenericException{
+			ExceptionClass:   "org.rpcbridge.test.TaggedException",
+			ExceptionMessage: "tagged and failed",
+		}
+	}
+	return "tagged", nil
+}
+
 // Export is one service to serve.
 type Export struct {
 	Group, Version, Marker string
