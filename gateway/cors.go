@@ -35,12 +35,15 @@ func newCORS(c *mapping.CORS, auth *mapping.Auth) *corsFilter {
 			headers = append(headers, auth.Header)
 		}
 	}
+	// gRPC-Web clients send and read headers of their own.
+	headers = append(append([]string{}, headers...), generic.GRPCWebRequestHeaders()...)
+	exposed := append(append([]string{}, c.ExposeHeaders...), generic.GRPCWebExposedHeaders()...)
 	maxAge := int(c.MaxAge.Seconds())
 	return &corsFilter{c: cors.New(cors.Options{
 		AllowedOrigins:   c.AllowOrigins,
 		AllowedMethods:   upper(methods),
 		AllowedHeaders:   headers,
-		ExposedHeaders:   c.ExposeHeaders,
+		ExposedHeaders:   exposed,
 		AllowCredentials: c.AllowCredentials,
 		MaxAge:           maxAge,
 	})}

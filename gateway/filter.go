@@ -406,7 +406,7 @@ func (contentTypeFilter) name() string { return "content-type" }
 func (contentTypeFilter) order() int   { return orderContentType }
 func (contentTypeFilter) request(rc *reqCtx) *generic.Error {
 	r := rc.r
-	if !hasBody(r) || jsonContentType(r.Header.Get("Content-Type")) {
+	if !hasBody(r) || jsonContentType(r.Header.Get("Content-Type")) || isGRPCWeb(r) && rc.t.compose == nil {
 		return nil
 	}
 	return errorf(generic.CodeUnsupportedMediaType,

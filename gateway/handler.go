@@ -128,6 +128,10 @@ func (g *Gateway) invoke(rc *reqCtx) {
 		g.invokeProxy(rc)
 		return
 	}
+	if isGRPCWeb(r) {
+		g.invokeGRPCWeb(rc)
+		return
+	}
 	call := &generic.Call{Service: t.service, Method: t.method, Params: t.params}
 	call.Meta = callMeta(st, t, r, t.svc)
 	for k, vs := range q {
@@ -393,6 +397,9 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 	if m != nil {
 		c := st.clusters[m.Route.Service]
 		t := &target{cluster: c, svc: c.svc, route: m.Route, method: m.Method, params: m.Params, how: "route"}
+		if m.Route.Method == "" && m.Method != "" && m.Method == c.qualified && isGRPCWeb(r) {
+			t.method = qualifiedMethod(path, m.Route.Match.Prefix, m.Method)
+		}
 		if m.Method == "" {
 			return t, errorf(generic.CodeNotFound, "no method named in %s", generic.Clip(path))
 		}
@@ -468,7 +475,9 @@ func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url
 		// its own.
 		return &target{cluster: c, svc: c.svc, how: "direct", proxyPath: proxyPath(nil, r.URL.EscapedPath(), svcName)}, nil
 	}
-	if ok && svcName != "" && method != "" && !strings.Contains(method, "/") {
+	// A gRPC-Web call's method may be qualified as pkg.Service/Method (the
+	// client's base URL at /{service}); ownMethod checks the qualifier.
+	if ok && svcName != "" && method != "" && (!strings.Contains(method, "/") || strings.Count(method, "/") == 1 && isGRPCWeb(r)) {
 		t := &target{method: method, how: "direct"}
 		if c := st.clusters[svcName]; c != nil {
 			t.cluster, t.svc = c, c.svc
@@ -616,6 +625,24 @@ func (g *Gateway) hasAPI(ctx context.Context, st *state, c *cluster, method stri
 	// Routing never calls a backend: it answers from the schema kept off
 	// the request path (see schemas.go).
 	return c.cachedSchema(ctx).Method(method) != nil
+}
+
+// qualifiedMethod is the method a gRPC-Web call on a prefix route names
+// when its first segment after the prefix is the service's qualified name
+// q (the client's base URL at the prefix): "q/Method", which ownMethod
+// takes; q alone when no segment follows.
+func qualifiedMethod(path, prefix, q string) string {
+	rest := path[min(len(strings.TrimSuffix(prefix, "/")), len(path)):]
+	if i := strings.Index(rest, "/"+q+"/"); i >= 0 {
+		m := rest[i+len(q)+2:]
+		if j := strings.IndexByte(m, '/'); j >= 0 {
+			m = m[:j]
+		}
+		if m != "" {
+			return q + "/" + m
+		}
+	}
+	return q
 }
 
 func lastSegment(p string) string {
