@@ -17,7 +17,8 @@ PKGS     ?= ./...
 TIMEOUT  ?= 20m
 FUZZTIME ?= 10m
 # package:target for every fuzz target
-FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo/:FuzzDecodeReply ./protocols/dubbo/:FuzzWriteArgument
+FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo/:FuzzDecodeReply ./protocols/dubbo/:FuzzWriteArgument \
+            ./protocols/dubbo/:FuzzReplyWriterMatchesTree ./protocols/dubbo/:FuzzWriteFastMatchesGeneral
 
 .PHONY: test deps vet fmt-check build dist demo bench fuzz java-test
 

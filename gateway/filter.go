@@ -353,7 +353,7 @@ func (callFormFilter) name() string { return "call-form" }
 func (callFormFilter) order() int   { return orderCallForm }
 func (callFormFilter) request(rc *reqCtx) *generic.Error {
 	t := rc.t
-	if t.how == "route" || t.how == "sdk" || rc.r.Method == http.MethodPost {
+	if t.how == "route" || t.how == "sdk" || rc.r.Method == http.MethodPost || isWebSocket(rc.r) {
 		return nil
 	}
 	rc.w.Header().Set("Allow", http.MethodPost)
@@ -406,7 +406,7 @@ func (contentTypeFilter) name() string { return "content-type" }
 func (contentTypeFilter) order() int   { return orderContentType }
 func (contentTypeFilter) request(rc *reqCtx) *generic.Error {
 	r := rc.r
-	if !hasBody(r) || jsonContentType(r.Header.Get("Content-Type")) || isGRPCWeb(r) && rc.t.compose == nil {
+	if !hasBody(r) || jsonContentType(r.Header.Get("Content-Type")) || isNDJSON(r) || isGRPCWeb(r) && rc.t.compose == nil {
 		return nil
 	}
 	return errorf(generic.CodeUnsupportedMediaType,

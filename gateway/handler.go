@@ -142,6 +142,10 @@ func (g *Gateway) invoke(rc *reqCtx) {
 			call.Params = append(call.Params, generic.Param{Name: k, Value: v})
 		}
 	}
+	if isNDJSON(r) || isWebSocket(r) {
+		g.invokeStream(rc, call)
+		return
+	}
 	body, err := readBody(rw, r, st.cfg.Server.MaxBodyBytes)
 	if err != nil {
 		e := g.tag(generic.AsError(err), t)
@@ -384,7 +388,7 @@ func hashKey(t *target, r *http.Request, q url.Values) string {
 // the route-less form /{service}/{method}.
 func (g *Gateway) resolve(ctx context.Context, st *state, r *http.Request, q url.Values, attrs mapping.RequestAttrs) (*target, error) {
 	path := r.URL.Path
-	m, code := st.table.LookupRequest(r.Method, r.Host, path, attrs)
+	m, code := st.table.LookupRequest(routeMethod(r), r.Host, path, attrs)
 	if m != nil && m.Route.Compose != nil {
 		cr := st.composed[m.Route]
 		return &target{svc: cr.svc, route: m.Route, method: "compose", params: m.Params, how: "route", compose: cr}, nil

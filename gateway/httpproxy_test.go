@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 
 	"github.com/rpcbridge/rpcbridge/internal/testcerts"
 )
@@ -35,17 +35,18 @@ func proxyBackend(t *testing.T, name string, release <-chan struct{}) http.Handl
 			fmt.Fprint(w, "data: two\n\n")
 			return
 		case "/ws":
-			c, err := websocket.Accept(w, r, nil)
+			up := websocket.Upgrader{}
+			c, err := up.Upgrade(w, r, nil)
 			if err != nil {
 				return
 			}
-			defer c.CloseNow()
+			defer c.Close()
 			for {
-				typ, msg, err := c.Read(r.Context())
+				typ, msg, err := c.ReadMessage()
 				if err != nil {
 					return
 				}
-				if err := c.Write(r.Context(), typ, append([]byte(name+":"), msg...)); err != nil {
+				if err := c.WriteMessage(typ, append([]byte(name+":"), msg...)); err != nil {
 					return
 				}
 			}
@@ -184,17 +185,18 @@ routes:
 	}
 
 	// WebSocket upgrades pass through.
-	ws, _, err := websocket.Dial(ctx, strings.Replace(e.url, "http://", "ws://", 1)+"/api/ws", nil)
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, strings.Replace(e.url, "http://", "ws://", 1)+"/api/ws", nil)
 	if err != nil {
 		t.Fatalf("WebSocket through the gateway: %v", err)
 	}
-	defer ws.CloseNow()
-	if err := ws.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	_, msg, err := ws.Read(ctx)
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, msg, err := ws.ReadMessage()
 	if err != nil || string(msg) != "plain:hello" {
 		t.Errorf("WebSocket echo: got %q %v, want plain:hello", msg, err)
 	}
-	ws.Close(websocket.StatusNormalClosure, "")
+	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 }

@@ -71,6 +71,9 @@ type conn struct {
 	l      *connListener
 	closed atomic.Bool
 	tls    *tls.Conn // nil in clear
+	// streams counts the client- and bidirectional-streaming calls open
+	// on the connection (server.streams.max_per_connection).
+	streams atomic.Int32
 
 	mu    sync.Mutex // guards scan: Go's server reads from two goroutines
 	scan  framing

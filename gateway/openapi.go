@@ -86,9 +86,6 @@ func buildOpenAPI(st *state, schemas map[string]*generic.ServiceSchema) map[stri
 			continue
 		}
 		for _, m := range sc.Methods {
-			if m.ClientStreaming {
-				continue // not callable through the gateway
-			}
 			add("/"+name+"/"+m.Name, "post", b.operation(svc, m.Name, m, "post", nil, "route-less"))
 		}
 	}
@@ -155,7 +152,12 @@ func (b *oaBuilder) operation(svc *mapping.Service, method string, m *generic.Me
 		if input != nil {
 			content["example"] = example(input, 0)
 		}
-		op["requestBody"] = map[string]any{"required": false, "content": map[string]any{"application/json": content}}
+		reqContent := map[string]any{"application/json": content}
+		if m != nil && m.ClientStreaming {
+			reqContent["application/x-ndjson"] = map[string]any{"schema": body,
+				"x-rpcbridge-stream": "each line is one request message, sent on as it arrives; a WebSocket on the same path carries one message per text frame each way"}
+		}
+		op["requestBody"] = map[string]any{"required": false, "content": reqContent}
 	}
 	reply := map[string]any{}
 	if m != nil && m.Output != nil {

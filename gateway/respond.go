@@ -57,6 +57,9 @@ func writeError(w http.ResponseWriter, e *generic.Error) {
 		sw.code = e.Code
 	}
 	h := w.Header()
+	for k, v := range e.Meta {
+		h.Set(k, v)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
 	w.WriteHeader(e.HTTPStatus())

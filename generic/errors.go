@@ -117,6 +117,9 @@ type Error struct {
 	BackendCode int
 	// Status overrides the HTTP status derived from Code (0: derive).
 	Status int
+	// Meta holds reply headers the adapter exposes with the error, as
+	// Result.Meta does with a reply (a Dubbo exception's attachments).
+	Meta map[string]string
 	// Err is the cause, for logs and errors.Is/As; never shown to clients.
 	Err error
 }

@@ -573,6 +573,9 @@ func (c *Config) ApplyDefaults() {
 	st := &c.Server.Streams
 	if st.MaxMessageBytes == 0 {
 		st.MaxMessageBytes = c.Server.MaxBodyBytes
+		if st.MaxMessageBytes < 0 {
+			st.MaxMessageBytes = DefaultMaxBodyBytes // max_body_bytes is refused anyway
+		}
 	}
 	if st.IdleTimeout == 0 {
 		st.IdleTimeout = DefaultStreamIdle

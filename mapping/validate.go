@@ -419,9 +419,14 @@ func (c *Config) validateLimits(add func(string, ...any)) {
 	if sv.MaxConnections < 0 {
 		add("server.max_connections: must not be negative, got %d", sv.MaxConnections)
 	}
-	if st := sv.Streams; st.MaxMessageBytes < 0 || st.IdleTimeout < 0 || st.MaxPerConnection < 0 {
-		add("server.streams: max_message_bytes, idle_timeout and max_per_connection must not be negative, got %d, %v, %d",
-			st.MaxMessageBytes, st.IdleTimeout, st.MaxPerConnection)
+	if st := sv.Streams; st.MaxMessageBytes < 0 {
+		add("server.streams.max_message_bytes: must be positive, got %d", st.MaxMessageBytes)
+	}
+	if st := sv.Streams; st.IdleTimeout < 0 {
+		add("server.streams.idle_timeout: must not be negative, got %v", st.IdleTimeout)
+	}
+	if st := sv.Streams; st.MaxPerConnection < 0 {
+		add("server.streams.max_per_connection: must not be negative, got %d", st.MaxPerConnection)
 	}
 	if sv.MaxJSONDepth < 0 || sv.MaxJSONDepth > MaxJSONDepthLimit {
 		add("server.max_json_depth: want 1..%d, got %d", MaxJSONDepthLimit, sv.MaxJSONDepth)

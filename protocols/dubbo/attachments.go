@@ -232,27 +232,14 @@ func (w *replyWriter) attachments(b *metaBuilder) bool {
 	return true
 }
 
-// metaError carries the exposed attachments of a reply that failed the
-// call (an exception reply) on the error: Meta returns them.
-type metaError struct {
-	err  error
-	meta map[string]string
-}
-
-func (e *metaError) Error() string { return e.err.Error() }
-
-func (e *metaError) Unwrap() error { return e.err }
-
-// Meta returns the exposed attachments, by the configured names.
-func (e *metaError) Meta() map[string]string { return e.meta }
-
-// withMeta puts meta on the *generic.Error err (see metaError).
+// withMeta puts the exposed attachments of a reply that failed the call
+// (an exception reply) on its *generic.Error.
 func withMeta(err error, meta map[string]string) error {
 	if len(meta) == 0 {
 		return err
 	}
 	if ge, ok := err.(*generic.Error); ok && ge != nil {
-		ge.Err = &metaError{err: ge.Err, meta: meta}
+		ge.Meta = meta
 	}
 	return err
 }
