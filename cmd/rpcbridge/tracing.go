@@ -22,6 +22,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rpcbridge/rpcbridge/internal/otlpexport"
 	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
@@ -126,8 +127,10 @@ func newTracer(tel *mapping.Telemetry, file string, reg prometheus.Registerer, l
 	}, nil
 }
 
-// newOTLPExporter makes the OTLP exporter the block describes. Keys the
-// block leaves empty are left to the exporter, which reads the standard
+// newOTLPExporter makes the OTLP exporter the block describes: spans are
+// converted by otlpexport, with messages reused batch after batch, and
+// sent by OpenTelemetry's OTLP client. Keys the block leaves empty are
+// left to the client, which reads the standard
 // OTEL_EXPORTER_OTLP_TRACES_* and OTEL_EXPORTER_OTLP_* variables for them;
 // keys it sets are passed as options, which win over those variables.
 func newOTLPExporter(o *mapping.OTLP) (sdktrace.SpanExporter, error) {
@@ -173,7 +176,7 @@ func newOTLPExporter(o *mapping.OTLP) (sdktrace.SpanExporter, error) {
 		if o.Timeout > 0 {
 			opts = append(opts, otlptracehttp.WithTimeout(o.Timeout))
 		}
-		return otlptracehttp.New(ctx, opts...)
+		return otlpexport.New(ctx, otlptracehttp.NewClient(opts...))
 	}
 	var opts []otlptracegrpc.Option
 	switch {
@@ -194,7 +197,7 @@ func newOTLPExporter(o *mapping.OTLP) (sdktrace.SpanExporter, error) {
 	if o.Timeout > 0 {
 		opts = append(opts, otlptracegrpc.WithTimeout(o.Timeout))
 	}
-	return otlptracegrpc.New(ctx, opts...)
+	return otlpexport.New(ctx, otlptracegrpc.NewClient(opts...))
 }
 
 // parseOTLPHeaders reads OTEL_EXPORTER_OTLP_HEADERS' format:
