@@ -6,6 +6,12 @@
 #                chromium for the console's browser test),
 #                then vet, check formatting, run every test with the race
 #                detector, and each fuzz target for 50,000 inputs
+#   make integration
+#                the end-to-end suite (integration/) against the stack run as
+#                processes, then against deploy/compose (Docker is installed and
+#                started when missing; images are built locally when no image
+#                registry answers); integration-processes and
+#                integration-compose run one half each
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m)
 #   make build   build bin/rpcbridge
 #   make dist    archives for linux/amd64, linux/arm64, darwin/arm64 + SHA256SUMS
@@ -20,7 +26,7 @@ FUZZTIME ?= 10m
 FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo/:FuzzDecodeReply ./protocols/dubbo/:FuzzWriteArgument \
             ./protocols/dubbo/:FuzzReplyWriterMatchesTree ./protocols/dubbo/:FuzzWriteFastMatchesGeneral
 
-.PHONY: test deps vet fmt-check build dist demo bench fuzz java-test
+.PHONY: test deps vet fmt-check build dist demo bench fuzz java-test integration integration-processes integration-compose
 
 test: deps vet fmt-check java-test
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
@@ -45,12 +51,24 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y $$missing; fi
 
+# The end-to-end suite, twice: against processes on this machine, then
+# against the compose stack. Each half tears its stack down, also on failure.
+integration: integration-processes integration-compose
+
+integration-processes:
+	sh scripts/zookeeper.sh install
+	GO=$(GO) bash integration/processes.sh run
+
+integration-compose:
+	GO=$(GO) bash integration/compose.sh run
+
 # The Java SDK (sdk/java): build the jar with javac and run its JUnit 5 tests.
 java-test:
 	$(MAKE) --no-print-directory -C sdk/java test
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration ./integration/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/')); \

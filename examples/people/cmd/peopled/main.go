@@ -3,6 +3,10 @@
 //
 //	peopled -addr 127.0.0.1:50051
 //	peopled -addr 127.0.0.1:0 -zk 127.0.0.1:2181 -service people -zone z1 -tags canary
+//	peopled -addr :50051 -advertise people:50051 -zk zookeeper:2181
+//
+// -advertise is the address gateways dial, registered instead of the
+// listener's own (needed when it listens on every interface).
 //
 // With -zk, SIGTERM deregisters first, waits -drain so that gateways stop
 // sending, then stops the server.
@@ -33,14 +37,15 @@ func main() {
 	zone := flag.String("zone", "", "zone")
 	tags := flag.String("tags", "", "comma-separated tags (for gray routing)")
 	drain := flag.Duration("drain", 2*time.Second, "on SIGTERM: time between deregistering and stopping")
+	advertise := flag.String("advertise", "", "host:port to register (default: the listener's address)")
 	flag.Parse()
-	if err := run(*addr, *refl, *zk, *root, *service, *weight, *zone, *tags, *drain); err != nil {
+	if err := run(*addr, *advertise, *refl, *zk, *root, *service, *weight, *zone, *tags, *drain); err != nil {
 		fmt.Fprintln(os.Stderr, "peopled:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, refl bool, zk, root, service string, weight int, zone, tags string, drain time.Duration) error {
+func run(addr, advertise string, refl bool, zk, root, service string, weight int, zone, tags string, drain time.Duration) error {
 	srv, err := people.Start(addr, refl)
 	if err != nil {
 		return err
@@ -53,12 +58,15 @@ func run(addr string, refl bool, zk, root, service string, weight int, zone, tag
 		<-ctx.Done()
 		return nil
 	}
+	if advertise == "" {
+		advertise = srv.Addr()
+	}
 	var tagList []string
 	if tags != "" {
 		tagList = strings.Split(tags, ",")
 	}
 	agent, err := sdk.New(sdk.Options{
-		ZooKeeper: strings.Split(zk, ","), Root: root, Service: service, Address: srv.Addr(),
+		ZooKeeper: strings.Split(zk, ","), Root: root, Service: service, Address: advertise,
 		Protocol: "grpc", Weight: weight, Zone: zone, Tags: tagList,
 		APIs: []registry.API{{Name: "Get", Path: "/people/{id}", HTTPMethod: "GET"}, {Name: "Echo"}, {Name: "List"}},
 	})
@@ -72,7 +80,7 @@ func run(addr string, refl bool, zk, root, service string, weight int, zone, tag
 		agent.Close()
 		return err
 	}
-	fmt.Printf("registered %s as %s in %s\n", srv.Addr(), service, zk)
+	fmt.Printf("registered %s as %s in %s\n", advertise, service, zk)
 	// Deregister, drain, then stop the server (deferred above).
 	return agent.NotifyShutdown(context.Background(), drain, func() {})
 }
