@@ -676,6 +676,14 @@ func TestTriple(t *testing.T) {
 	if got, err := invoke(t, c, "echoLong", `{"v": 6}`); err != nil || got != "6" {
 		t.Errorf("after timeout: got %s, %v want 6", got, err)
 	}
+	// Forwarded headers reach the provider as attachments over Triple too.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	res, err := c.Invoke(ctx2, &generic.Call{Method: "attachment", Body: []byte(`{"key": "x-request-id"}`),
+		Meta: map[string]string{"x-request-id": "tri-7"}})
+	if err != nil || string(res.Body) != `"tri-7"` {
+		t.Errorf("attachment: got %v, %v want \"tri-7\"", res, err)
+	}
 }
 
 func TestProviderRegistersInZooKeeper(t *testing.T) {
