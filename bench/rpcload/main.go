@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "length of one round (whole seconds with wrk)")
 	warm := flag.Duration("warmup", time.Second, "an uncounted round of each before the first")
 	useWrk := flag.Bool("wrk", true, "drive the gateway rounds with wrk when it is on PATH (a cheaper load generator than Go's HTTP client)")
+	base := flag.String("base", "", "a second rpcbridge binary (an older build, say): each gateway configuration runs from it too, as NAME@base, in the same alternating rounds")
+	only := flag.String("variants", "", "comma-separated gateway configurations to run (e.g. rpcbridge); all when empty")
 	flag.Parse()
 	wrkPath := ""
 	if *useWrk {
@@ -42,7 +45,10 @@ func main() {
 	if *protocols == "all" {
 		list = []string{"dubbo", "thrift", "tars"}
 	}
-	o := options{bin: *bin, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
+	o := options{bin: *bin, base: *base, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
+	if *only != "" {
+		o.only = strings.Split(*only, ",")
+	}
 	for _, p := range list {
 		var (
 			s   *setup
@@ -71,6 +77,8 @@ func main() {
 
 type options struct {
 	bin, wrkPath string
+	base         string   // a second binary, run beside bin
+	only         []string // the variants to run, all when empty
 	conc, rounds int
 	dur, warm    time.Duration
 	extra        []string // flags for rpcbridge serve
@@ -114,12 +122,25 @@ func measure(o options, s *setup) error {
 	defer os.RemoveAll(dir)
 	cs := []*contender{{name: s.directName}}
 	for i, v := range s.variants {
-		g, err := loadgen.StartGateway(o.bin, dir, fmt.Sprintf("gateway%d", i), v.services, o.extra)
-		if err != nil {
-			return err
+		if len(o.only) > 0 && !slices.Contains(o.only, v.name) {
+			continue
 		}
-		defer g.Stop()
-		cs = append(cs, &contender{name: v.name, gw: g, url: "http://" + g.Listen + s.path})
+		bins := []string{o.bin}
+		if o.base != "" {
+			bins = append(bins, o.base)
+		}
+		for j, bin := range bins {
+			g, err := loadgen.StartGateway(bin, dir, fmt.Sprintf("gateway%d-%d", i, j), v.services, o.extra)
+			if err != nil {
+				return err
+			}
+			defer g.Stop()
+			name := v.name
+			if j > 0 {
+				name += "@base"
+			}
+			cs = append(cs, &contender{name: name, gw: g, url: "http://" + g.Listen + s.path})
+		}
 	}
 	for _, c := range cs[1:] {
 		if err := loadgen.WaitOK(loadgen.HTTPPoster(c.url, s.body, 1), 20*time.Second); err != nil {

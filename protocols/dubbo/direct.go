@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -521,17 +522,24 @@ func checkExpansion(v any, open []any, budget *int) error {
 }
 
 // dconn is one TCP connection to a provider carrying many requests at
-// once. Requests are written under a lock; one reader goroutine routes
-// replies by request id and answers heartbeats; another sends heartbeats
-// and closes a connection that stopped answering. When the connection
-// breaks, every pending request fails with UNAVAILABLE.
+// once. Requests are queued and written in batches (see send); one reader
+// goroutine routes replies by request id and answers heartbeats; another
+// sends heartbeats and closes a connection that stopped answering. When
+// the connection breaks, every pending request fails with UNAVAILABLE.
 type dconn struct {
 	nc net.Conn
 
 	nextID   atomic.Int64
 	lastRead atomic.Int64 // unix nanoseconds
 
-	wmu sync.Mutex // serialises writes
+	wmu     sync.Mutex
+	out     []byte    // frames queued, not yet written
+	spare   []byte    // the other buffer, written last
+	outBy   time.Time // the latest deadline of the frames in out
+	writing bool      // a sender is writing: it takes out along
+	// wdl is the write deadline set on nc; only the writing sender
+	// reads or sets it.
+	wdl time.Time
 
 	mu      sync.Mutex
 	pending map[int64]chan []byte
@@ -601,6 +609,13 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 func (c *dconn) readLoop() {
 	r := bufio.NewReaderSize(c.nc, 32<<10)
 	for {
+		if r.Buffered() == 0 {
+			// Let the goroutines ready to run go first (those given
+			// the replies read last, say): the replies that arrive
+			// meanwhile are read by one read syscall, not one each
+			// (and often two: one finding nothing to read yet).
+			runtime.Gosched()
+		}
 		frame, err := readFrame(r)
 		if err != nil {
 			c.fail(err)
@@ -612,10 +627,9 @@ func (c *dconn) readLoop() {
 		if flags&flagRequest != 0 {
 			// The provider's heartbeat: answer it.
 			if flags&flagEvent != 0 && flags&flagTwoWay != 0 {
-				if err := c.write(eventFrame(nil, id, false), time.Now().Add(10*time.Second)); err != nil {
-					c.fail(err)
-					return
-				}
+				// Not written from here: a write waiting for the
+				// provider to read must not stop replies being read.
+				go func() { _ = c.send(eventFrame(nil, id, false), time.Now().Add(10*time.Second)) }()
 			}
 			continue
 		}
@@ -663,24 +677,85 @@ func (c *dconn) heartbeats(interval time.Duration) {
 				c.fail(errors.New("dubbo: the provider stopped answering heartbeats"))
 				return
 			}
-			if err := c.write(eventFrame(nil, c.nextID.Add(1), true), now.Add(interval)); err != nil {
-				c.fail(err)
+			if err := c.send(eventFrame(nil, c.nextID.Add(1), true), now.Add(interval)); err != nil {
 				return
 			}
 		}
 	}
 }
 
-func (c *dconn) write(frame []byte, deadline time.Time) error {
+// Write batching: a batch's buffer is kept for the next one up to
+// outKeep bytes; the connection's write deadline is moved only when a
+// batch's deadline is past it or more than deadlineSlack before it.
+const (
+	outKeep       = 64 << 10
+	deadlineSlack = 100 * time.Millisecond
+)
+
+// send queues frame (copied: the caller may reuse it at once), to be
+// written by deadline. When no write is in progress, the caller writes
+// the queue itself, then whatever was queued while it wrote, until the
+// queue is empty, and returns the error of those writes; otherwise it
+// returns nil at once and the sender writing takes the frame along.
+// Concurrent requests so share write syscalls (under load, about five
+// frames a write), and a lone request writes its frame straight away. A write that fails, or that is still blocked
+// deadlineSlack after the latest deadline of its frames (the provider
+// stopped reading), fails the connection and so every request waiting
+// on it.
+func (c *dconn) send(frame []byte, deadline time.Time) error {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.nc.SetWriteDeadline(deadline)
-	_, err := c.nc.Write(frame)
+	c.out = append(c.out, frame...)
+	if deadline.After(c.outBy) {
+		c.outBy = deadline
+	}
+	if c.writing {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.writing = true
+	// Let the goroutines ready to run go first: those about to send
+	// queue their frames meanwhile and share this write. With none (a
+	// lone request), the caller goes on at once.
+	c.wmu.Unlock()
+	runtime.Gosched()
+	c.wmu.Lock()
+	for {
+		buf, by := c.out, c.outBy
+		c.out, c.spare, c.outBy = c.spare[:0], nil, time.Time{}
+		c.wmu.Unlock()
+		err := c.flush(buf, by)
+		c.wmu.Lock()
+		if cap(buf) <= outKeep {
+			c.spare = buf[:0]
+		}
+		if err != nil || len(c.out) == 0 {
+			c.writing = false
+			c.wmu.Unlock()
+			if err != nil {
+				// A partial write leaves the stream unusable.
+				c.fail(err)
+			}
+			return err
+		}
+	}
+}
+
+// flush writes one batch, its frames' latest deadline by; only the
+// writing sender calls it.
+func (c *dconn) flush(b []byte, by time.Time) error {
+	if c.wdl.Before(by) || c.wdl.After(by.Add(deadlineSlack)) {
+		c.wdl = by.Add(deadlineSlack)
+		if err := c.nc.SetWriteDeadline(c.wdl); err != nil {
+			return err
+		}
+	}
+	_, err := c.nc.Write(b)
 	return err
 }
 
 // roundTrip sends one request frame and waits for its reply, timeout,
-// ctx, or the connection breaking.
+// ctx, or the connection breaking. When ctx has a deadline, timeout is
+// the time left until it (as prepare and writeFast set it).
 func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout time.Duration) ([]byte, error) {
 	ch := getReplyChan()
 	c.mu.Lock()
@@ -693,9 +768,16 @@ func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout t
 	c.pending[id] = ch
 	c.mu.Unlock()
 
-	if err := c.write(frame, time.Now().Add(timeout)); err != nil {
-		// A partial write leaves the stream unusable.
-		c.fail(err)
+	// No timer when ctx has a deadline: ctx.Done() tells it.
+	var expired <-chan time.Time
+	by, ok := ctx.Deadline()
+	if !ok {
+		by = time.Now().Add(timeout)
+		timer := getTimer(timeout)
+		defer putTimer(timer)
+		expired = timer.C
+	}
+	if err := c.send(frame, by); err != nil {
 		c.forget(id)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -704,15 +786,13 @@ func (c *dconn) roundTrip(ctx context.Context, id int64, frame []byte, timeout t
 		return nil, &generic.Error{Code: generic.CodeUnavailable, Message: "the provider is unavailable", Err: err}
 	}
 
-	timer := getTimer(timeout)
-	defer putTimer(timer)
 	// A channel goes back to the pool only once its reply was received:
 	// the reader sends on it at most once, after forgetting it.
 	select {
 	case reply := <-ch:
 		putReplyChan(ch)
 		return reply, nil
-	case <-timer.C:
+	case <-expired:
 		c.forget(id)
 		return nil, &generic.Error{Code: generic.CodeDeadlineExceeded, Message: "the provider did not answer within " + timeout.Round(time.Millisecond).String()}
 	case <-ctx.Done():

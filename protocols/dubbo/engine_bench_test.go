@@ -2,7 +2,9 @@ package dubbo_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
@@ -35,5 +37,35 @@ func BenchmarkEngine(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkEngineConcurrent makes echoLong calls from 32 goroutines at
+// once over the direct engine's one connection, the way a loaded gateway
+// does (the writes of concurrent requests share syscalls), each with a
+// deadline as the gateway's requests have. cpu-ns/op is this process's
+// CPU time (the provider runs in another) per call.
+func BenchmarkEngineConcurrent(b *testing.B) {
+	if engine != dubbo.EngineDirect {
+		b.Skip("runs once, in the direct engine's pass")
+	}
+	c := dial(b, newProtocol(b, nil), childMainAddr)
+	call := &generic.Call{Method: "echoLong", Body: []byte(`{"v": 42}`)}
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			res, err := c.Invoke(ctx, call)
+			cancel()
+			if err != nil || string(res.Body) != "42" {
+				b.Errorf("got %v, %v want 42", res, err)
+				return
+			}
+		}
+	})
+	if cpu := processCPU() - cpu; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
