@@ -192,7 +192,7 @@ func (p *Protocol) writeFast(ctx context.Context, w *hessianWriter, s *callScrat
 			}
 		}
 	}
-	p.writeRequestHead(w, 0, iface, call.Method, sig.types)
+	p.writeRequestHead(w, 0, iface, call.Method, sig.types, sig.head)
 	w.listStart("[object", len(params))
 	for i, prm := range params {
 		var raw []byte

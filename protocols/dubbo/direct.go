@@ -246,7 +246,7 @@ func putFrame(f []byte) {
 // of a generic call ($invoke with the method name, its parameter types
 // and the arguments) and the attachments.
 func (p *Protocol) writeRequest(w *hessianWriter, id int64, iface string, call *generic.Call, types []string, args []hessian.Object, timeout time.Duration) error {
-	p.writeRequestHead(w, id, iface, call.Method, types)
+	p.writeRequestHead(w, id, iface, call.Method, types, nil)
 	w.listStart("[object", len(args))
 	for _, a := range args {
 		if err := w.value(a, 0); err != nil {
@@ -257,11 +257,16 @@ func (p *Protocol) writeRequest(w *hessianWriter, id int64, iface string, call *
 }
 
 // writeRequestHead writes the frame header and the body up to the
-// arguments, whose list is written next.
-func (p *Protocol) writeRequestHead(w *hessianWriter, id int64, iface, method string, types []string) {
+// arguments, whose list is written next. head, when not nil, is that
+// body for the configured interface (signature.head).
+func (p *Protocol) writeRequestHead(w *hessianWriter, id int64, iface, method string, types []string, head []byte) {
 	w.b = append(w.b, frameMagicHi, frameMagicLo, flagRequest|flagTwoWay|serialHessian2, 0)
 	w.b = binary.BigEndian.AppendUint64(w.b, uint64(id))
 	w.b = append(w.b, 0, 0, 0, 0) // body length, set by writeRequestTail
+	if head != nil && iface == p.o.Interface {
+		w.b = append(w.b, head...)
+		return
+	}
 	w.string(dubboVersion)
 	w.string(iface)
 	w.string(p.o.Version)
@@ -277,18 +282,11 @@ func (p *Protocol) writeRequestHead(w *hessianWriter, id int64, iface, method st
 // writeRequestTail writes the attachments after the arguments and sets
 // the body length.
 func (p *Protocol) writeRequestTail(w *hessianWriter, iface string, call *generic.Call, timeout time.Duration) error {
-	w.b = append(w.b, 'H')
-	w.string("path")
-	w.string(iface)
-	w.string("interface")
-	w.string(iface)
-	w.string("version")
-	w.string(p.o.Version)
-	if p.o.Group != "" {
-		w.string("group")
-		w.string(p.o.Group)
+	if iface == p.o.Interface && p.tail != nil {
+		w.b = append(w.b, p.tail...)
+	} else {
+		w.b = p.appendTailHead(w.b, iface)
 	}
-	w.string("timeout")
 	w.b = append(w.b, 0) // a short string, its length set below
 	at := len(w.b)
 	w.b = strconv.AppendInt(w.b, timeout.Milliseconds(), 10)
@@ -309,6 +307,25 @@ func (p *Protocol) writeRequestTail(w *hessianWriter, iface string, call *generi
 	}
 	binary.BigEndian.PutUint32(w.b[12:16], uint32(n))
 	return nil
+}
+
+// appendTailHead appends the attachments of a request to iface up to
+// the timeout's value.
+func (p *Protocol) appendTailHead(b []byte, iface string) []byte {
+	w := hessianWriter{b: b}
+	w.b = append(w.b, 'H')
+	w.string("path")
+	w.string(iface)
+	w.string("interface")
+	w.string(iface)
+	w.string("version")
+	w.string(p.o.Version)
+	if p.o.Group != "" {
+		w.string("group")
+		w.string(p.o.Group)
+	}
+	w.string("timeout")
+	return w.b
 }
 
 // lowerASCII lower-cases ASCII letters, allocating only when s has an
@@ -529,8 +546,8 @@ func checkExpansion(v any, open []any, budget *int) error {
 type dconn struct {
 	nc net.Conn
 
-	nextID   atomic.Int64
-	lastRead atomic.Int64 // unix nanoseconds
+	nextID atomic.Int64
+	reads  atomic.Int64 // frames read, for heartbeats to see
 
 	wmu     sync.Mutex
 	out     []byte    // frames queued, not yet written
@@ -552,7 +569,6 @@ func newDconn(nc net.Conn, heartbeat time.Duration) *dconn {
 		_ = tc.SetNoDelay(true)
 	}
 	c := &dconn{nc: nc, pending: map[int64]chan []byte{}, done: make(chan struct{})}
-	c.lastRead.Store(time.Now().UnixNano())
 	go c.readLoop()
 	go c.heartbeats(heartbeat)
 	return c
@@ -621,7 +637,7 @@ func (c *dconn) readLoop() {
 			c.fail(err)
 			return
 		}
-		c.lastRead.Store(time.Now().UnixNano())
+		c.reads.Add(1)
 		flags := frame[2]
 		id := int64(binary.BigEndian.Uint64(frame[4:12]))
 		if flags&flagRequest != 0 {
@@ -664,16 +680,20 @@ func eventFrame(dst []byte, id int64, request bool) []byte {
 }
 
 // heartbeats sends a heartbeat every interval and closes the connection
-// when nothing has been read for three.
+// when nothing has been read for three (a read is seen at the tick after
+// it: three to four intervals after the last read).
 func (c *dconn) heartbeats(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	seen, heard := c.reads.Load(), time.Now()
 	for {
 		select {
 		case <-c.done:
 			return
 		case now := <-t.C:
-			if now.Sub(time.Unix(0, c.lastRead.Load())) > 3*interval {
+			if n := c.reads.Load(); n != seen {
+				seen, heard = n, now
+			} else if now.Sub(heard) > 3*interval {
 				c.fail(errors.New("dubbo: the provider stopped answering heartbeats"))
 				return
 			}

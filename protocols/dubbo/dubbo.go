@@ -123,6 +123,9 @@ type Protocol struct {
 	scratch sync.Pool // *callScratch, for directClient's calls
 	// expose are the reply attachments exposed (Options.ExposeAttachments).
 	expose []string
+	// tail is what writeRequestTail writes first for the configured
+	// interface: the attachments up to the timeout's value.
+	tail []byte
 }
 
 // Engines (Options.Engine).
@@ -140,6 +143,10 @@ type signature struct {
 	// argKindOf).
 	kinds   []argKind
 	classes []string
+	// head is what writeRequestHead writes after the frame header for
+	// this method of the configured interface (the same bytes on every
+	// call); nil for signatures made per call.
+	head []byte
 }
 
 // New checks o and prepares the adapter. It dials nothing.
@@ -180,12 +187,16 @@ func New(o Options) (*Protocol, error) {
 		}
 		p.expose = slices.Clone(o.ExposeAttachments)
 	}
+	p.tail = p.appendTailHead(nil, o.Interface)
 	p.methods = make(map[string][]signature)
 	add := func(name string, m Method) error {
 		s, err := newSignature(m)
 		if err != nil {
 			return fmt.Errorf("dubbo: method %q: %w", name, err)
 		}
+		w := hessianWriter{}
+		p.writeRequestHead(&w, 0, o.Interface, name, s.types, nil)
+		s.head = w.b[frameHeaderLen:]
 		p.methods[name] = append(p.methods[name], s)
 		return nil
 	}
