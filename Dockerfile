@@ -13,6 +13,8 @@ ARG GO_IMAGE=golang:1.26-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${GO_IMAGE} AS build
+# Marks this stage's image, which is left untagged: local-images.sh prunes it.
+LABEL org.rpcbridge.stage=build
 ARG PREBUILT=
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -58,8 +60,11 @@ USER 65532:65532
 EXPOSE 8081
 ENTRYPOINT ["catalogd", "-addr", ":8081"]
 
-# The gateway: data plane 8080, control plane 9901, the config at
-# /etc/rpcbridge/gateway.yaml (mount it, or serve -config-zk HOST:PORT).
+# The gateway: data plane on :8080 (-listen overrides server.listen), the
+# config at /etc/rpcbridge/gateway.yaml (mount it, or run serve -config-zk
+# HOST:PORT). The health check asks the control plane at 127.0.0.1:9901:
+# set server.admin to 127.0.0.1:9901, or to :9901 with an admin token to
+# publish it.
 # SIGTERM drains: /readyz answers 503 and requests in flight get
 # server.shutdown_timeout to finish; give the orchestrator's stop grace
 # period at least that much.
@@ -72,4 +77,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["rpcbridge", "health", "-admin", "127.0.0.1:9901"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["rpcbridge"]
-CMD ["serve", "-c", "/etc/rpcbridge/gateway.yaml", "-listen", ":8080", "-admin", "127.0.0.1:9901"]
+CMD ["serve", "-c", "/etc/rpcbridge/gateway.yaml", "-listen", ":8080"]

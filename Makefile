@@ -5,7 +5,8 @@
 #                curl and openssl for the README's signing example, and
 #                chromium for the console's browser test),
 #                then vet, check formatting, run every test with the race
-#                detector, and each fuzz target for 50,000 inputs
+#                detector, each fuzz target for 50,000 inputs, and the
+#                integration suite (make integration)
 #   make integration
 #                the end-to-end suite (integration/) against the stack run as
 #                processes, then against deploy/compose (Docker is installed and
@@ -33,6 +34,7 @@ test: deps vet fmt-check java-test
 	# dubbo-getty races on its own session close: this test is built only without -race
 	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
+	$(MAKE) --no-print-directory integration
 
 fuzz:
 	@for f in $(FUZZ); do \

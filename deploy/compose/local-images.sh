@@ -4,8 +4,8 @@
 # Builds, and skips what already exists:
 #   rpcbridge-local/debian:bookworm   a minimal Debian (debootstrap + docker import),
 #                                     from the apt mirror this machine uses
-#   rpcbridge-local/static:nonroot    FROM scratch with a nonroot user (uid 65532):
-#                                     the stand-in for distroless/static
+#   rpcbridge-local/static:nonroot    FROM scratch with a nonroot user (uid 65532) and
+#                                     Debian's CA bundle: the stand-in for distroless/static
 #   rpcbridge-zookeeper:local         ZooKeeper from Debian's packages
 #   rpcbridge:local, rpcbridge-<backend>:local
 #                                     the gateway and the sample backends, from
@@ -23,6 +23,9 @@ RUNTIME_IMAGE=rpcbridge-local/static:nonroot
 GO=${GO:-go}
 FORCE=${FORCE:-}
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
 say() { echo "local-images: $*" >&2; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 need_root() { [ "$(id -u)" -eq 0 ] || { say "$1 needs root"; exit 1; }; }
@@ -37,23 +40,23 @@ mirror() {
 if ! have "$DEBIAN_IMAGE"; then
 	need_root "debootstrap"
 	command -v debootstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap >&2
-	dir=$(mktemp -d)
-	trap 'rm -rf "$dir"' EXIT
+	dir=$work/debian
+	mkdir -p "$dir"
 	say "debootstrap bookworm from $(mirror)"
-	debootstrap --variant=minbase bookworm "$dir/root" "$(mirror)" >"$dir/debootstrap.log" 2>&1 || { cat "$dir/debootstrap.log" >&2; exit 1; }
+	debootstrap --variant=minbase --include=ca-certificates bookworm "$dir/root" "$(mirror)" >"$dir/debootstrap.log" 2>&1 || { cat "$dir/debootstrap.log" >&2; exit 1; }
 	rm -rf "$dir"/root/var/cache/apt/archives/*.deb "$dir"/root/var/lib/apt/lists/*
 	tar -C "$dir/root" -c . | docker import - "$DEBIAN_IMAGE" >&2
 	rm -rf "$dir"
-	trap - EXIT
 	say "built $DEBIAN_IMAGE"
 fi
 
 if ! have "$RUNTIME_IMAGE"; then
-	dir=$(mktemp -d)
+	dir=$work/static
 	mkdir -p "$dir/etc" "$dir/tmp"
 	printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$dir/etc/passwd"
 	printf 'root:x:0:\nnonroot:x:65532:\n' >"$dir/etc/group"
-	cp /etc/ssl/certs/ca-certificates.crt "$dir/ca-certificates.crt" 2>/dev/null || : >"$dir/ca-certificates.crt"
+	# Debian's CA bundle, as distroless/static carries it.
+	docker run --rm "$DEBIAN_IMAGE" cat /etc/ssl/certs/ca-certificates.crt >"$dir/ca-certificates.crt"
 	cat >"$dir/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY etc/ /etc/
@@ -62,7 +65,6 @@ COPY --chown=65532:65532 tmp/ /tmp/
 USER 65532:65532
 DOCKERFILE
 	docker build -q -t "$RUNTIME_IMAGE" "$dir" >&2
-	rm -rf "$dir"
 	say "built $RUNTIME_IMAGE"
 fi
 
@@ -80,16 +82,21 @@ done
 if [ -n "$missing" ]; then
 	say "static binaries into bin/docker/"
 	mkdir -p "$root/bin/docker"
-	(cd "$root" && CGO_ENABLED=0 GOOS=linux "$GO" build -trimpath -buildvcs=false -ldflags "-s -w" -o bin/docker/ \
+	(cd "$root" && CGO_ENABLED=0 GOOS=linux "$GO" build -trimpath -buildvcs=auto -ldflags "-s -w" -o bin/docker/ \
 		./cmd/rpcbridge ./examples/people/cmd/peopled ./examples/orders/cmd/ordersd \
 		./examples/stock/cmd/stockd ./examples/users/cmd/usersd ./examples/catalog/cmd/catalogd) >&2
 	for t in people orders stock users catalog rpcbridge; do
 		img=rpcbridge-$t:local
 		[ "$t" = rpcbridge ] && img=rpcbridge:local
+		old=$(docker image inspect -f '{{.Id}}' "$img" 2>/dev/null || :)
 		docker build -q --target "$t" --build-arg GO_IMAGE="$DEBIAN_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
 			--build-arg PREBUILT=bin/docker -t "$img" "$root" >&2
 		say "built $img"
+		# The image it replaced, unless a container still uses it.
+		[ -z "$old" ] || [ "$old" = "$(docker image inspect -f '{{.Id}}' "$img")" ] || docker rmi "$old" >/dev/null 2>&1 || :
 	done
+	# The build stage's image (a copy of the build context) is not needed.
+	docker image prune -f --filter label=org.rpcbridge.stage=build >/dev/null
 fi
 
 cat <<ARGS
