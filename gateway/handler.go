@@ -220,11 +220,7 @@ func (g *Gateway) invoke(rc *reqCtx) {
 		if e.Code == generic.CodeInternal && e.Err != nil {
 			g.log.Error("backend call failed", "service", t.svc.Name, "method", generic.Clip(t.method), "err", e.Err)
 		}
-		if sw.started {
-			sw.fail(e)
-			return
-		}
-		writeError(rw, e)
+		sw.failOrError(e)
 		return
 	}
 	if res.Streamed {

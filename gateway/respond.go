@@ -159,6 +159,16 @@ func (s *streamWriter) fail(e *generic.Error) {
 	s.rc.Flush()
 }
 
+// failOrError answers a failed call: an error ending the stream when it
+// has started, else the error reply.
+func (s *streamWriter) failOrError(e *generic.Error) {
+	if s.isStarted() {
+		s.fail(e)
+		return
+	}
+	writeError(s.w, e)
+}
+
 // finish is called after the last message; a stream with no messages still
 // answers 200 with an empty body.
 func (s *streamWriter) finish() {

@@ -160,12 +160,7 @@ func (g *Gateway) invokeStream(rc *reqCtx, call *generic.Call) {
 	}
 	res, err := g.call(sc.ctx, t.cluster, call, pr)
 	if err != nil {
-		e := g.tag(generic.AsError(sc.explain(err)), t)
-		if sw.isStarted() {
-			sw.fail(e)
-			return
-		}
-		writeError(rw, e)
+		sw.failOrError(g.tag(generic.AsError(sc.explain(err)), t))
 		return
 	}
 	if res.Streamed {

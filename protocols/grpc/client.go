@@ -332,13 +332,7 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in any,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := c.rawReply(s, m)
-	var st gogrpc.ClientStream
-	var err error
-	if r != nil {
-		st, err = c.cc.NewStream(ctx, m.stream, m.path, c.codec)
-	} else {
-		st, err = c.cc.NewStream(ctx, m.stream, m.path)
-	}
+	st, err := c.newStream(ctx, m, r)
 	if err != nil {
 		return nil, c.callError(ctx, err, s, svcName, mName)
 	}
@@ -356,6 +350,15 @@ func (c *client) serverStream(ctx context.Context, s *schema, m *method, in any,
 		hdr, _ = st.Header()
 	}
 	return &generic.Result{Streamed: true, Meta: c.meta(hdr, st.Trailer())}, nil
+}
+
+// newStream opens a stream of m; replies come as wire bytes for r when
+// it is set.
+func (c *client) newStream(ctx context.Context, m *method, r *rawReply) (gogrpc.ClientStream, error) {
+	if r != nil {
+		return c.cc.NewStream(ctx, m.stream, m.path, c.codec)
+	}
+	return c.cc.NewStream(ctx, m.stream, m.path)
 }
 
 // recvMessages hands each reply message of a stream to call.OnMessage, as

@@ -49,13 +49,7 @@ func (c *client) clientStream(ctx context.Context, s *schema, m *method, call *g
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := c.rawReply(s, m)
-	var st gogrpc.ClientStream
-	var err error
-	if r != nil {
-		st, err = c.cc.NewStream(ctx, m.stream, m.path, c.codec)
-	} else {
-		st, err = c.cc.NewStream(ctx, m.stream, m.path)
-	}
+	st, err := c.newStream(ctx, m, r)
 	if err != nil {
 		return nil, c.callError(ctx, err, s, svcName, mName)
 	}
