@@ -6,7 +6,7 @@
 #                chromium for the console's browser test),
 #                then vet, check formatting, run every test with the race
 #                detector, each fuzz target for 50,000 inputs, and the
-#                integration suite (make integration)
+#                integration suite against processes (make integration-processes)
 #   make integration
 #                the end-to-end suite (integration/) against the stack run as
 #                processes, then against deploy/compose (Docker is installed and
@@ -34,7 +34,10 @@ test: deps vet fmt-check java-test
 	# dubbo-getty races on its own session close: this test is built only without -race
 	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
-	$(MAKE) --no-print-directory integration
+	# the integration suite against processes; its compose half (make
+	# integration-compose) adds about 3.5 minutes on a cold machine, too
+	# many for make test
+	$(MAKE) --no-print-directory integration-processes
 
 fuzz:
 	@for f in $(FUZZ); do \

@@ -109,7 +109,7 @@ run)
 	trap 'exit 1' INT TERM
 	up
 	eval "$(vars)"
-	(cd "$root" && "$GO" test -tags integration -count=1 -timeout 10m ${RB_TESTFLAGS:-} ./integration/) || {
+	(cd "$root" && CGO_ENABLED=0 "$GO" test -trimpath -tags integration -count=1 -timeout 10m ${RB_TESTFLAGS:-} ./integration/) || {
 		st=$?
 		compose logs --tail 20 rpcbridge people users >&2 || :
 		exit $st

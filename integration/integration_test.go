@@ -173,7 +173,7 @@ func waitFor(t *testing.T, what string, within time.Duration, check func() (bool
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last got %s", what, within, got)
+			t.Fatalf("%s: got %s; want that within %s", what, got, within)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -448,7 +448,7 @@ func TestConfigPushedIsApplied(t *testing.T) {
 			Version string `json:"version"`
 		}
 		json.Unmarshal([]byte(r.body), &c)
-		return c.Version, r.String()
+		return c.Version, fmt.Sprintf("%d, version %q in force", r.status, c.Version)
 	}
 	if v, got := inForce(); v != orig.Version {
 		t.Fatalf("version in force: got %s, want the stored %s", got, orig.Version)
