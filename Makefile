@@ -34,10 +34,9 @@ test: deps vet fmt-check java-test
 	# dubbo-getty races on its own session close: this test is built only without -race
 	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
-	# the integration suite against processes; its compose half (make
-	# integration-compose) adds about 3.5 minutes on a cold machine, too
-	# many for make test
-	$(MAKE) --no-print-directory integration-processes
+	# the integration suite against processes, then against the compose
+	# stack (installs Docker and builds local images when it must)
+	$(MAKE) --no-print-directory integration
 
 fuzz:
 	@for f in $(FUZZ); do \
