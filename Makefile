@@ -23,6 +23,11 @@ GO       ?= go
 PKGS     ?= ./...
 TIMEOUT  ?= 20m
 FUZZTIME ?= 10m
+# Builds outside -race use the static binaries' settings (CGO_ENABLED=0,
+# -trimpath: what deploy/compose/local-images.sh and integration/*.sh
+# build with), so that vet, the integration builds and the images share
+# one set of compiled packages instead of compiling everything twice.
+STATIC   = CGO_ENABLED=0
 # package:target for every fuzz target
 FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo/:FuzzDecodeReply ./protocols/dubbo/:FuzzWriteArgument \
             ./protocols/dubbo/:FuzzReplyWriterMatchesTree ./protocols/dubbo/:FuzzWriteFastMatchesGeneral
@@ -32,7 +37,7 @@ FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo
 test: deps vet fmt-check java-test
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
 	# dubbo-getty races on its own session close: this test is built only without -race
-	$(GO) test -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
+	$(STATIC) $(GO) test -trimpath -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
 	# the integration suite against processes, then against the compose
 	# stack (installs Docker and builds local images when it must)
@@ -71,8 +76,8 @@ java-test:
 	$(MAKE) --no-print-directory -C sdk/java test
 
 vet:
-	$(GO) vet $(PKGS)
-	$(GO) vet -tags integration ./integration/
+	$(STATIC) $(GO) vet -trimpath $(PKGS)
+	$(STATIC) $(GO) vet -trimpath -tags integration ./integration/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/')); \

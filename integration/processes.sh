@@ -92,7 +92,7 @@ up() {
 	rm -rf "$RB_STATE"
 	mkdir -p "$RB_STATE/bin" "$RB_STATE/zk/data" "$RB_STATE/gw/idl"
 	say "build into $RB_STATE/bin"
-	(cd "$root" && "$GO" build -o "$RB_STATE/bin/" ./cmd/rpcbridge ./examples/people/cmd/peopled \
+	(cd "$root" && CGO_ENABLED=0 "$GO" build -trimpath -o "$RB_STATE/bin/" ./cmd/rpcbridge ./examples/people/cmd/peopled \
 		./examples/orders/cmd/ordersd ./examples/stock/cmd/stockd ./examples/users/cmd/usersd ./examples/catalog/cmd/catalogd)
 	printf '%s\n' tickTime=500 initLimit=10 syncLimit=5 "dataDir=$RB_STATE/zk/data" clientPort=$ZK_PORT \
 		clientPortAddress=127.0.0.1 maxClientCnxns=0 admin.enableServer=false >"$RB_STATE/zk/zoo.cfg"
@@ -142,7 +142,7 @@ run)
 	trap 'exit 1' INT TERM
 	up
 	eval "$(vars)"
-	(cd "$root" && "$GO" test -tags integration -count=1 -timeout 10m ${RB_TESTFLAGS:-} ./integration/) || {
+	(cd "$root" && CGO_ENABLED=0 "$GO" test -trimpath -tags integration -count=1 -timeout 10m ${RB_TESTFLAGS:-} ./integration/) || {
 		st=$?
 		for n in rpcbridge users people; do say "last lines of $n.log:"; tail -15 "$RB_STATE/$n.log" >&2 || :; done
 		exit $st
