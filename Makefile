@@ -5,15 +5,16 @@
 #                curl and openssl for the README's signing example, and
 #                chromium for the console's browser test),
 #                then vet, check formatting, run every test with the race
-#                detector, each fuzz target for 50,000 inputs, and the
-#                integration suite against processes (make integration-processes)
+#                detector, the shared JSON reader's fuzz targets for 50,000
+#                inputs (FUZZ_TEST), and the integration suite against
+#                processes and against compose (make integration)
 #   make integration
 #                the end-to-end suite (integration/) against the stack run as
 #                processes, then against deploy/compose (Docker is installed and
 #                started when missing; images are built locally when no image
 #                registry answers); integration-processes and
 #                integration-compose run one half each
-#   make fuzz    run each fuzz target for FUZZTIME (default 10m)
+#   make fuzz    run each fuzz target (FUZZ) for FUZZTIME (default 10m)
 #   make build   build bin/rpcbridge
 #   make dist    archives for linux/amd64, linux/arm64, darwin/arm64 + SHA256SUMS
 #   make demo    run the gateway on built-in sample backends
@@ -31,6 +32,12 @@ STATIC   = CGO_ENABLED=0
 # package:target for every fuzz target
 FUZZ     ?= ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader ./protocols/dubbo/:FuzzDecodeReply ./protocols/dubbo/:FuzzWriteArgument \
             ./protocols/dubbo/:FuzzReplyWriterMatchesTree ./protocols/dubbo/:FuzzWriteFastMatchesGeneral
+# the ones make test runs for 50,000 inputs. The Dubbo codec's targets are
+# left to make fuzz: fuzzing instruments every package the fuzzed one
+# imports, and protocols/dubbo's (dubbo-go among them) take about two
+# minutes to compile that way on a cold machine. Their seeds and corpus
+# (testdata/fuzz) run with every go test.
+FUZZ_TEST = ./generic/:FuzzCheckJSON ./generic/:FuzzJSONReader
 
 .PHONY: test deps vet fmt-check build dist demo bench fuzz java-test integration integration-processes integration-compose
 
@@ -38,7 +45,7 @@ test: deps vet fmt-check java-test
 	$(GO) test -race -count=1 -timeout $(TIMEOUT) $(PKGS)
 	# dubbo-getty races on its own session close: this test is built only without -race
 	$(STATIC) $(GO) test -trimpath -count=1 -run '^TestStoppedProviderIsUnavailableQuickly$$' ./protocols/dubbo/
-	$(MAKE) --no-print-directory fuzz FUZZTIME=50000x
+	$(MAKE) --no-print-directory fuzz FUZZ="$(FUZZ_TEST)" FUZZTIME=50000x
 	# the integration suite against processes, then against the compose
 	# stack (installs Docker and builds local images when it must)
 	$(MAKE) --no-print-directory integration
