@@ -2,11 +2,12 @@ package gateway
 
 import (
 	"bufio"
-	"encoding/json"
+	"encoding/hex"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -89,11 +90,13 @@ func (a *accessLog) add(line []byte) {
 	}
 }
 
-// accessLine is one request, as logged.
+// accessLine is one request, as logged: the tags name its JSON fields,
+// which append writes (trace_id and span_id, in hex, when the request has
+// a trace).
 type accessLine struct {
-	Time       string  `json:"time"`
-	TraceID    string  `json:"trace_id,omitempty"`
-	SpanID     string  `json:"span_id,omitempty"`
+	Time       string `json:"time"`
+	traceID    trace.TraceID
+	spanID     trace.SpanID
 	ClientIP   string  `json:"client_ip"`
 	Method     string  `json:"method"`
 	Path       string  `json:"path"`
@@ -125,7 +128,7 @@ func (g *Gateway) logAccess(a *accessLog, r *http.Request, w *statusWriter, t *t
 		Fallback: w.Header().Get("X-Rpcbridge-Fallback"), RequestID: generic.Clip(r.Header.Get("X-Request-Id")),
 	}
 	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-		l.TraceID, l.SpanID = sc.TraceID().String(), sc.SpanID().String()
+		l.traceID, l.spanID = sc.TraceID(), sc.SpanID()
 	}
 	if t != nil {
 		l.Service, l.Protocol, l.RPCMethod, l.Split = t.svc.Name, t.svc.Protocol, generic.Clip(t.method), t.split
@@ -134,9 +137,54 @@ func (g *Gateway) logAccess(a *accessLog, r *http.Request, w *statusWriter, t *t
 			l.Route = t.route.Match.Path + t.route.Match.Prefix
 		}
 	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return
+	a.add(l.append(make([]byte, 0, 512)))
+}
+
+// append appends l as one JSON line, the fields in their declared order
+// and the omitempty ones left out when empty, as encoding/json would
+// write them (without its reflection and its allocations per field).
+func (l *accessLine) append(b []byte) []byte {
+	str := func(b []byte, key, v string, omitEmpty bool) []byte {
+		if omitEmpty && v == "" {
+			return b
+		}
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		return generic.AppendString(b, v)
 	}
-	a.add(append(b, '\n'))
+	num := func(b []byte, key string, v int64) []byte {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		return strconv.AppendInt(b, v, 10)
+	}
+	b = append(b, `{"time":`...)
+	b = generic.AppendString(b, l.Time)
+	if l.traceID.IsValid() {
+		b = append(b, `,"trace_id":"`...)
+		b = hex.AppendEncode(b, l.traceID[:])
+		b = append(b, `","span_id":"`...)
+		b = hex.AppendEncode(b, l.spanID[:])
+		b = append(b, '"')
+	}
+	b = str(b, "client_ip", l.ClientIP, false)
+	b = str(b, "method", l.Method, false)
+	b = str(b, "path", l.Path, false)
+	b = str(b, "route", l.Route, true)
+	b = str(b, "service", l.Service, true)
+	b = str(b, "protocol", l.Protocol, true)
+	b = str(b, "rpc_method", l.RPCMethod, true)
+	b = str(b, "instance", l.Instance, true)
+	b = num(b, "status", int64(l.Status))
+	b = str(b, "error_code", l.ErrorCode, true)
+	b = append(b, `,"duration_ms":`...)
+	b = generic.AppendFloat(b, l.DurationMS, 64)
+	b = num(b, "bytes_in", l.BytesIn)
+	b = num(b, "bytes_out", int64(l.BytesOut))
+	b = num(b, "retries", int64(l.Retries))
+	b = str(b, "split", l.Split, true)
+	b = str(b, "fallback", l.Fallback, true)
+	b = str(b, "request_id", l.RequestID, true)
+	return append(b, '}', '\n')
 }
