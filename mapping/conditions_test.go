@@ -88,7 +88,7 @@ func TestConditionsPickTheMostSpecificRouteThatMatches(t *testing.T) {
 	}
 	ios := attrs{h: hdr("x-client", "ios", "x-app-version", "5.2.0")}
 	var req RequestAttrs = ios
-	if n := testing.AllocsPerRun(100, func() { tbl.LookupRequest("GET", "", "/v1/orders/7", req) }); n > 2 {
+	if n := testing.AllocsPerRun(100, func() { tbl.LookupRequest("GET", "", "/v1/orders/7", req) }); n > 2 && !raceEnabled {
 		// The match and its path parameters; the conditions allocate nothing.
 		t.Errorf("allocations of a lookup with conditions: got %v, want at most 2 (the match and its parameters)", n)
 	}
