@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
@@ -84,6 +85,9 @@ type cluster struct {
 	qualified string
 	// known holds method names seen to exist (see Gateway.knownMethod).
 	known sync.Map
+	// spanNames holds "<service>/<method>" for known methods: span names
+	// made once rather than per request.
+	spanNames sync.Map
 
 	// schemas keeps the service's schema off the request path.
 	schemas *schemaCache
@@ -118,6 +122,9 @@ type member struct {
 	ejections atomic.Int32
 	// calledOK and calledErr count attempts at the instance.
 	calledOK, calledErr atomic.Int64
+	// spanAttrs are the attempt spans' attributes that depend only on
+	// the cluster and the instance, made on the first traced attempt.
+	spanAttrs atomic.Pointer[[]attribute.KeyValue]
 }
 
 // snapshot is an immutable view of the instances for picking.

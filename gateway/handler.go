@@ -77,7 +77,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rc.finish(rw.statusCode())
 		}
 		g.observe(r, rw, rc.t, start, st, rc)
-		g.finishSpan(span, rw, rc.t)
+		g.finishSpan(span, r, rw, rc.t)
 	}()
 	if rc.run(st.chains.edge, 0, identityStage) {
 		return

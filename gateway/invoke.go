@@ -121,7 +121,7 @@ func (c *cluster) invoke(ctx context.Context, call *generic.Call, pr pickRequest
 		}
 		m := s.byAddr[in.Address]
 		m.inflight.Add(1)
-		actx, span := c.tracing.attemptSpan(ctx, c, call, in.Address)
+		actx, span := c.tracing.attemptSpan(ctx, c, m, call, in.Address)
 		cancel := func() {}
 		if pr.perTry > 0 {
 			actx, cancel = context.WithTimeout(actx, pr.perTry)

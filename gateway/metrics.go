@@ -161,8 +161,9 @@ func (g *Gateway) observe(r *http.Request, w *statusWriter, t *target, start tim
 }
 
 // finishSpan names the request's span after its service and method and
-// records its status.
-func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
+// sets its attributes (those of serverSpan's request, the status code and
+// the route) in one call, then ends it.
+func (g *Gateway) finishSpan(span trace.Span, r *http.Request, w *statusWriter, t *target) {
 	if !span.IsRecording() {
 		return
 	}
@@ -170,11 +171,26 @@ func (g *Gateway) finishSpan(span trace.Span, w *statusWriter, t *target) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
 	// One SetAttributes call: each may grow the span's attribute slice.
-	attrs := make([]attribute.KeyValue, 1, 5)
-	attrs[0] = attribute.Int("http.response.status_code", status)
+	attrs := make([]attribute.KeyValue, 0, 10)
+	if knownMethods[r.Method] {
+		attrs = append(attrs, attribute.String("http.request.method", r.Method))
+	} else {
+		attrs = append(attrs, attribute.String("http.request.method", "_OTHER"),
+			attribute.String("http.request.method_original", generic.Clip(r.Method)))
+	}
+	attrs = append(attrs, attribute.String("url.path", generic.ClipTo(r.URL.Path, maxSpanPath)),
+		attribute.String("url.scheme", scheme), attribute.Int("http.response.status_code", status))
 	if t != nil {
-		span.SetName(t.svc.Name + "/" + generic.Clip(t.method))
+		if t.cluster != nil {
+			span.SetName(t.cluster.spanName(t.method))
+		} else {
+			span.SetName(t.svc.Name + "/" + generic.Clip(t.method))
+		}
 		attrs = append(attrs, attribute.String("rpcbridge.service", t.svc.Name), attribute.String("rpcbridge.method", generic.Clip(t.method)),
 			attribute.String("rpcbridge.route", t.how))
 		if t.route != nil {

@@ -49,7 +49,7 @@ func (t *tracing) idle(ctx context.Context) bool {
 // serverSpan starts the span of one HTTP request, continuing the caller's
 // trace when the request carries trace context. Its attributes follow
 // OpenTelemetry's semantic conventions for HTTP server spans; finishSpan
-// adds the status code and the route.
+// sets them all at once, with the status code and the route.
 func (t *tracing) serverSpan(r *http.Request) (context.Context, trace.Span) {
 	if !t.recording && r.Header.Get("Traceparent") == "" {
 		return r.Context(), trace.SpanFromContext(r.Context())
@@ -61,21 +61,7 @@ func (t *tracing) serverSpan(r *http.Request) (context.Context, trace.Span) {
 	if !knownMethods[name] {
 		name = "HTTP"
 	}
-	ctx, span := t.tracer.Start(ctx, name, t.serverKind)
-	if span.IsRecording() {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		method := attribute.String("http.request.method", r.Method)
-		if !knownMethods[r.Method] {
-			method = attribute.String("http.request.method", "_OTHER")
-			span.SetAttributes(attribute.String("http.request.method_original", generic.Clip(r.Method)))
-		}
-		span.SetAttributes(method, attribute.String("url.path", generic.ClipTo(r.URL.Path, maxSpanPath)),
-			attribute.String("url.scheme", scheme))
-	}
-	return ctx, span
+	return t.tracer.Start(ctx, name, t.serverKind)
 }
 
 // maxSpanPath caps url.path on spans.
@@ -94,15 +80,14 @@ var knownMethods = map[string]bool{
 // Its attributes follow the semantic conventions for RPC client spans:
 // rpc.service is the wire name when the protocol has one (a gRPC service),
 // else the gateway's name for the service.
-func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Call, addr string) (context.Context, trace.Span) {
+func (t *tracing) attemptSpan(ctx context.Context, c *cluster, m *member, call *generic.Call, addr string) (context.Context, trace.Span) {
 	if t.idle(ctx) {
 		return ctx, trace.SpanFromContext(ctx)
 	}
 	// The full name is built only for a span that is recorded.
 	ctx, span := t.tracer.Start(ctx, c.name, t.clientKind)
 	if span.IsRecording() {
-		span.SetName(c.name + "/" + call.Method)
-		system := c.svc.RPCSystem()
+		span.SetName(c.spanName(call.Method))
 		service := call.Service
 		if service == "" && c.svc.Proto != nil {
 			service = c.svc.Proto.QualifiedName()
@@ -110,20 +95,11 @@ func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Cal
 		if service == "" {
 			service = c.name
 		}
-		attrs := []attribute.KeyValue{
-			attribute.String("rpc.system", system),
-			attribute.String("rpc.service", service),
-			attribute.String("rpc.method", generic.Clip(call.Method)),
-			attribute.String("rpcbridge.service", c.name),
-		}
-		if host, port, err := net.SplitHostPort(addr); err == nil {
-			attrs = append(attrs, attribute.String("server.address", host))
-			if p, err := strconv.Atoi(port); err == nil {
-				attrs = append(attrs, attribute.Int("server.port", p))
-			}
-		} else {
-			attrs = append(attrs, attribute.String("server.address", addr))
-		}
+		fixed := m.attemptAttrs(c, addr)
+		// One SetAttributes call: each may grow the span's attribute slice.
+		attrs := make([]attribute.KeyValue, 0, len(fixed)+2)
+		attrs = append(attrs, fixed...)
+		attrs = append(attrs, attribute.String("rpc.service", service), attribute.String("rpc.method", generic.Clip(call.Method)))
 		span.SetAttributes(attrs...)
 	}
 	if trace.SpanContextFromContext(ctx).IsValid() {
@@ -133,6 +109,42 @@ func (t *tracing) attemptSpan(ctx context.Context, c *cluster, call *generic.Cal
 		t.prop.Inject(ctx, propagation.MapCarrier(call.Meta))
 	}
 	return ctx, span
+}
+
+// attemptAttrs are the attempt span's attributes that depend only on the
+// cluster and the instance: rpc.system, rpcbridge.service, server.address
+// and server.port, made once per instance.
+func (m *member) attemptAttrs(c *cluster, addr string) []attribute.KeyValue {
+	if p := m.spanAttrs.Load(); p != nil {
+		return *p
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("rpc.system", c.svc.RPCSystem()),
+		attribute.String("rpcbridge.service", c.name),
+	}
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		attrs = append(attrs, attribute.String("server.address", host))
+		if p, err := strconv.Atoi(port); err == nil {
+			attrs = append(attrs, attribute.Int("server.port", p))
+		}
+	} else {
+		attrs = append(attrs, attribute.String("server.address", addr))
+	}
+	m.spanAttrs.Store(&attrs)
+	return attrs
+}
+
+// spanName is "<service>/<method>", kept for methods known to exist (so
+// the cache is bounded by them) and made afresh for others.
+func (c *cluster) spanName(method string) string {
+	if v, ok := c.spanNames.Load(method); ok {
+		return v.(string)
+	}
+	name := c.name + "/" + generic.Clip(method)
+	if _, ok := c.known.Load(method); ok {
+		c.spanNames.Store(method, name)
+	}
+	return name
 }
 
 // endSpan records an error, if any, and ends the span.
