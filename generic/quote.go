@@ -8,31 +8,58 @@ const hexDigits = "0123456789abcdef"
 // '"', '\\' and control characters, U+2028 and U+2029 escaped (JavaScript
 // line terminators), and invalid UTF-8 replaced by U+FFFD. It does not
 // HTML-escape.
-func AppendString(dst []byte, s string) []byte { return appendQuoted(dst, s) }
+func AppendString(dst []byte, s string) []byte { return appendQuoted(dst, s, false) }
 
 // AppendStringBytes is AppendString for a byte slice.
-func AppendStringBytes(dst []byte, s []byte) []byte { return appendQuoted(dst, s) }
+func AppendStringBytes(dst []byte, s []byte) []byte { return appendQuoted(dst, s, false) }
 
-func appendQuoted[S string | []byte](dst []byte, s S) []byte {
+// AppendMarshalString appends s exactly as encoding/json's Marshal writes
+// a string: as AppendString does, and besides '<', '>' and '&' escaped
+// (\u003c, \u003e, \u0026) and backspace and form feed as \b and \f.
+// For replies that must be byte-identical to a library that marshals with
+// encoding/json.
+func AppendMarshalString[S string | []byte](dst []byte, s S) []byte {
+	return appendQuoted(dst, s, true)
+}
+
+// quoteSafe[m][c] reports that ASCII byte c is written as it is: in mode
+// 0 (AppendString) and mode 1 (AppendMarshalString).
+var quoteSafe = func() (t [2][utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[0][c] = c != '"' && c != '\\'
+		t[1][c] = t[0][c] && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+func appendQuoted[S string | []byte](dst []byte, s S, marshal bool) []byte {
+	safe := &quoteSafe[0]
+	if marshal {
+		safe = &quoteSafe[1]
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if safe[c] {
 				i++
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			switch {
+			case c == '"' || c == '\\':
 				dst = append(dst, '\\', c)
-			case '\n':
+			case c == '\n':
 				dst = append(dst, '\\', 'n')
-			case '\r':
+			case c == '\r':
 				dst = append(dst, '\\', 'r')
-			case '\t':
+			case c == '\t':
 				dst = append(dst, '\\', 't')
+			case marshal && c == '\b':
+				dst = append(dst, '\\', 'b')
+			case marshal && c == '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
@@ -40,7 +67,9 @@ func appendQuoted[S string | []byte](dst []byte, s S) []byte {
 			start = i
 			continue
 		}
-		r, size := decodeRune(s[i:])
+		// A string of at most four bytes, passed straight to the
+		// decoder, is not copied.
+		r, size := utf8.DecodeRuneInString(string(s[i : i+min(len(s)-i, utf8.UTFMax)]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
@@ -59,14 +88,4 @@ func appendQuoted[S string | []byte](dst []byte, s S) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-func decodeRune[S string | []byte](s S) (rune, int) {
-	switch v := any(s).(type) {
-	case string:
-		return utf8.DecodeRuneInString(v)
-	case []byte:
-		return utf8.DecodeRune(v)
-	}
-	return utf8.RuneError, 1
 }

@@ -1,6 +1,7 @@
 package generic
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -32,4 +33,20 @@ func TestAppendStringDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf = AppendString(buf[:0], "ünï©ødé \n value") }); n != 0 {
 		t.Fatalf("got %v allocs, want 0", n)
 	}
+}
+
+// AppendMarshalString writes what json.Marshal writes for a string.
+func FuzzAppendMarshalString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t\x00\x1f\x7f", "<a href='x'>&amp;</a>", "\u2028\u2029", "héllo 😀", "\xff\xfe bad", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendMarshalString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+		if got := AppendMarshalString(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Fatalf("%q as bytes: got %s, want %s", s, got, want)
+		}
+	})
 }

@@ -195,22 +195,6 @@ func FuzzReplyWriterMatchesTree(f *testing.F) {
 	})
 }
 
-// appendJSONString writes what json.Marshal writes for a string.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t\x00\x1f\x7f", "<a href='x'>&amp;</a>", "\u2028\u2029", "héllo 😀", "\xff\xfe bad", "\xed\xa0\x80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q: got %s, want %s", s, got, want)
-		}
-		if got := appendJSONString(nil, []byte(s)); !bytes.Equal(got, want) {
-			t.Fatalf("%q as bytes: got %s, want %s", s, got, want)
-		}
-	})
-}
-
 // oldHessianString is hessianWriter.string as it was before it took byte
 // slices: the reference for appendHessianString.
 func oldHessianString(s string) []byte {

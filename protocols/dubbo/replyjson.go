@@ -411,7 +411,7 @@ func (w *replyWriter) value(depth int) (kind int, ok bool) {
 		if w.str, ok = w.appendString(w.str, tag); !ok {
 			return 0, false
 		}
-		w.out = appendJSONString(w.out, w.str)
+		w.out = generic.AppendMarshalString(w.out, w.str)
 		return kindString, true
 
 	case tag >= 0x20 && tag <= 0x2f, tag >= 0x34 && tag <= 0x37, tag == 'B', tag == 'A':
@@ -497,7 +497,7 @@ func (w *replyWriter) double(tag byte) (float64, bool) {
 func (w *replyWriter) date(t time.Time) {
 	mark := len(w.str)
 	w.str = t.UTC().AppendFormat(w.str, time.RFC3339Nano)
-	w.out = appendJSONString(w.out, w.str[mark:])
+	w.out = generic.AppendMarshalString(w.out, w.str[mark:])
 	w.str = w.str[:mark]
 }
 
@@ -652,7 +652,7 @@ func (w *replyWriter) hmap(tag byte, depth int) bool {
 		if string(key) == "_class" {
 			return false
 		}
-		w.out = appendJSONString(w.out, key)
+		w.out = generic.AppendMarshalString(w.out, key)
 		w.out = append(w.out, ':')
 		kind, ok := w.value(depth + 1)
 		if !ok {
@@ -718,7 +718,7 @@ func (w *replyWriter) object(tag byte, depth int) (int, bool) {
 			entStart++
 		}
 		key := w.nameOf(f)
-		w.out = appendJSONString(w.out, key)
+		w.out = generic.AppendMarshalString(w.out, key)
 		w.out = append(w.out, ':')
 		if _, ok := w.value(depth + 1); !ok {
 			return 0, false
@@ -732,7 +732,7 @@ func (w *replyWriter) object(tag byte, depth int) (int, bool) {
 			entStart++
 		}
 		w.out = append(w.out, `"class":`...)
-		w.out = appendJSONString(w.out, w.nameOf(cls.name))
+		w.out = generic.AppendMarshalString(w.out, w.nameOf(cls.name))
 		w.ents = append(w.ents, entry{key: classKey, start: entStart, end: len(w.out)})
 	}
 	return kindOther, w.finish(base, start)
@@ -788,59 +788,4 @@ func (w *replyWriter) replyKind() (int32, bool) {
 		return 0, false
 	}
 	return w.intTail(tag)
-}
-
-// appendJSONString appends s as json.Marshal writes a string: HTML
-// characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
-func appendJSONString[S string | []byte](dst []byte, s S) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		n := min(len(s)-i, utf8.UTFMax)
-		c, size := utf8.DecodeRuneInString(string(s[i : i+n]))
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

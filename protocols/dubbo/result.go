@@ -104,8 +104,8 @@ func appendJSON(dst []byte, v any, keepClass bool, depth int) ([]byte, error) {
 	return appendReflect(dst, reflect.ValueOf(v), keepClass, depth)
 }
 
-// appendString writes s as json.Marshal does (see appendJSONString).
-func appendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+// appendString writes s as json.Marshal does (generic.AppendMarshalString).
+func appendString(dst []byte, s string) []byte { return generic.AppendMarshalString(dst, s) }
 
 func keyString(k any) string {
 	switch x := k.(type) {
