@@ -23,6 +23,7 @@ import (
 
 	"github.com/rpcbridge/rpcbridge/generic"
 	"github.com/rpcbridge/rpcbridge/mapping"
+	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/registry"
 )
 
@@ -594,22 +595,8 @@ func tlsSection(q url.Values) (map[string]any, error) {
 // parameters.
 func javaParams(s string) ([]map[string]string, error) {
 	var parts []string
-	depth, start := 0, 0
-	for i, r := range s {
-		switch r {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-	}
 	if s != "" {
-		parts = append(parts, s[start:])
+		parts = dubbo.SplitTypeList(s)
 	}
 	params := make([]map[string]string, 0, len(parts))
 	for i, p := range parts {

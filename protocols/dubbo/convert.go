@@ -139,9 +139,20 @@ func splitGeneric(t string) (string, []string) {
 		return t, nil
 	}
 	base, inner := t[:i], t[i+1:len(t)-1]
-	var args []string
+	args := SplitTypeList(inner)
+	for j := range args {
+		args[j] = strings.TrimSpace(args[j])
+	}
+	return base, args
+}
+
+// SplitTypeList splits a comma-separated list of Java types at the commas
+// outside a generic's <...> ("Map<String,Long>, int" is two types). The
+// parts are not trimmed; an empty list is one empty part.
+func SplitTypeList(s string) []string {
+	var parts []string
 	depth, start := 0, 0
-	for j, c := range inner {
+	for i, c := range s {
 		switch c {
 		case '<':
 			depth++
@@ -149,13 +160,12 @@ func splitGeneric(t string) (string, []string) {
 			depth--
 		case ',':
 			if depth == 0 {
-				args = append(args, strings.TrimSpace(inner[start:j]))
-				start = j + 1
+				parts = append(parts, s[start:i])
+				start = i + 1
 			}
 		}
 	}
-	args = append(args, strings.TrimSpace(inner[start:]))
-	return base, args
+	return append(parts, s[start:])
 }
 
 func isNull(raw []byte) bool {
