@@ -5,27 +5,16 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/rpcbridge/rpcbridge/examples/catalog"
+	"github.com/rpcbridge/rpcbridge/examples/internal/samplemain"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
-	flag.Parse()
-	srv, err := catalog.Start(*addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "catalogd:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("catalogue (HTTP/JSON, POST %s/<method>) listening on %s\n", catalog.PathPrefix, srv.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	<-ctx.Done()
-	stop()
-	srv.Stop()
+	samplemain.Run("catalogd", "127.0.0.1:8081", "catalogue (HTTP/JSON, POST "+catalog.PathPrefix+"/<method>)", func(addr string) (samplemain.Started, error) {
+		srv, err := catalog.Start(addr)
+		if err != nil {
+			return samplemain.Started{}, err
+		}
+		return samplemain.Started{Addr: srv.Addr(), Stop: srv.Stop}, nil
+	})
 }
