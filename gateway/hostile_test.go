@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/internal/syncbuf"
 	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
@@ -409,23 +408,8 @@ func scrape(t *testing.T, url string) string {
 	return string(b)
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer = syncbuf.Buffer
 
 func TestLongURLIsQuotedShortInTheErrorBodyAndTheAccessLog(t *testing.T) {
 	b := newBackend(t, "b")

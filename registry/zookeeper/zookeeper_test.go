@@ -1,40 +1,24 @@
 package zookeeper_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/rpcbridge/rpcbridge/internal/syncbuf"
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
 	"github.com/rpcbridge/rpcbridge/registry"
 	"github.com/rpcbridge/rpcbridge/registry/zookeeper"
 )
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer = syncbuf.Buffer
 
 func newRegistry(t *testing.T, servers []string, opts zookeeper.Options) *zookeeper.Registry {
 	t.Helper()

@@ -36,6 +36,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/rpcbridge/rpcbridge/gateway"
+	"github.com/rpcbridge/rpcbridge/internal/syncbuf"
 	"github.com/rpcbridge/rpcbridge/internal/zktest"
 	"github.com/rpcbridge/rpcbridge/mapping"
 	phttp "github.com/rpcbridge/rpcbridge/protocols/http"
@@ -201,22 +202,7 @@ func javaClassPath(t *testing.T) string {
 // ---- Java processes ----
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // javaProc is one JVM running e2e.Backend.
 type javaProc struct {
