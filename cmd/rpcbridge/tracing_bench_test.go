@@ -10,9 +10,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rpcbridge/rpcbridge/examples/people"
 )
@@ -51,10 +58,9 @@ services:
     grpc: {service: demo.v1.PeopleService}
     instances: [{address: %q}]
 `, ps.Addr())
-	var recv *otlpReceiver
+	var recv *countingReceiver
 	if tracing {
-		recv = startOTLPReceiver(b, "grpc", false)
-		recv.countOnly = true
+		recv = startCountingReceiver(b)
 		y += fmt.Sprintf(`
 telemetry:
   traces:
@@ -82,7 +88,11 @@ server:
 	// The gateway runs in a process of its own (this test binary as
 	// rpcbridge, see TestMain), so that its CPU time can be read apart
 	// from the load generator's, the backend's and the receiver's.
-	cmd := exec.Command(os.Args[0], "serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0")
+	args := []string{"serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0"}
+	// RPCBRIDGE_BENCH_SERVE_ARGS adds flags to the gateway's command line,
+	// for example "-pprof -admin 127.0.0.1:9901" to profile it under load.
+	args = append(args, strings.Fields(os.Getenv("RPCBRIDGE_BENCH_SERVE_ARGS"))...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), commandEnv+"=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -133,6 +143,113 @@ server:
 		b.ReportMetric(float64(recv.received.Load())/float64(b.N), "spans_received/op")
 	}
 }
+
+// countingReceiver is an OTLP/gRPC collector that counts the spans of
+// each export without decoding them, so that the benchmark's collector
+// takes as little as it can of the CPU the gateway shares with it.
+type countingReceiver struct {
+	addr     string
+	received atomic.Int64
+}
+
+func startCountingReceiver(b *testing.B) *countingReceiver {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &countingReceiver{addr: l.Addr().String()}
+	const export = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+	s := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.UnknownServiceHandler(func(_ any, st grpc.ServerStream) error {
+		if m, _ := grpc.MethodFromServerStream(st); m != export {
+			return fmt.Errorf("unexpected method %s", m)
+		}
+		var in []byte
+		if err := st.RecvMsg(&in); err != nil {
+			return err
+		}
+		n, err := countSpans(in)
+		if err != nil {
+			return err
+		}
+		r.received.Add(int64(n))
+		out := []byte{} // an empty ExportTraceServiceResponse
+		return st.SendMsg(&out)
+	}))
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(l) }()
+	b.Cleanup(func() { s.Stop(); <-done })
+	return r
+}
+
+// countSpans counts the spans of an ExportTraceServiceRequest: field 1
+// (resource_spans), then 2 (scope_spans), then 2 (spans).
+func countSpans(b []byte) (int, error) {
+	n := 0
+	var walk func(b []byte, depth int) error
+	walk = func(b []byte, depth int) error {
+		for len(b) > 0 {
+			num, typ, l := protowire.ConsumeTag(b)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			b = b[l:]
+			l = protowire.ConsumeFieldValue(num, typ, b)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			want := protowire.Number(2)
+			if depth == 0 {
+				want = 1
+			}
+			if num == want && typ == protowire.BytesType {
+				if depth == 2 {
+					n++
+				} else {
+					v, _ := protowire.ConsumeBytes(b)
+					if err := walk(v, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+			b = b[l:]
+		}
+		return nil
+	}
+	err := walk(b, 0)
+	return n, err
+}
+
+// TestCountSpansCountsEverySpanOfARequest checks the benchmark's counting
+// collector against the decoded message.
+func TestCountSpansCountsEverySpanOfARequest(t *testing.T) {
+	span := &tracepb.Span{Name: "x", Attributes: nil}
+	req := &collectortrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
+		{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{span, span}}, {Spans: []*tracepb.Span{span}}}, SchemaUrl: "s"},
+		{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{span, span, span}}}},
+	}}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := countSpans(b); n != 6 || err != nil {
+		t.Fatalf("got %d, %v; want 6 spans", n, err)
+	}
+	if _, err := countSpans(b[:len(b)-1]); err == nil {
+		t.Fatal("got no error for a cut request")
+	}
+}
+
+// rawCodec passes message bytes as they are.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append((*v.(*[]byte))[:0], data...)
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
 
 // processCPU is the user and system CPU time process pid has used.
 func processCPU(b *testing.B, pid int) time.Duration {

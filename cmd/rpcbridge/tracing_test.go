@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,10 +47,6 @@ type otlpReceiver struct {
 	stuck    bool
 	stop     chan struct{}
 	stopOnce sync.Once
-
-	// countOnly keeps no spans, only their count (benchmarks).
-	countOnly bool
-	received  atomic.Int64
 
 	mu      sync.Mutex
 	spans   []receivedSpan
@@ -159,14 +154,6 @@ func (r *otlpReceiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *otlpReceiver) record(req *collectortrace.ExportTraceServiceRequest, headers map[string]string) {
-	if r.countOnly {
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				r.received.Add(int64(len(ss.GetSpans())))
-			}
-		}
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.headers = append(r.headers, headers)

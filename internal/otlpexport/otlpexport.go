@@ -12,7 +12,9 @@ package otlpexport
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -24,6 +26,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Exporter is an sdktrace.SpanExporter sending through an OTLP client.
@@ -89,20 +93,18 @@ func (p *pool[T]) get() *T {
 	return x
 }
 
-// builder holds the messages of one export request.
+// builder holds the messages of one export request. Spans are not
+// messages: each is encoded straight to protobuf bytes, and a group's
+// encoded spans are the unknown fields of its ScopeSpans message, which
+// protobuf's marshalling (the client's) copies out as they are. Field 2
+// of ScopeSpans is its repeated spans, so a collector decodes them as
+// the spans they are; only the resource and scope are messages.
 type builder struct {
 	out []*tracepb.ResourceSpans
 
 	resources  pool[tracepb.ResourceSpans]
 	scopeSpans pool[tracepb.ScopeSpans]
-	spans      pool[tracepb.Span]
-	statuses   pool[tracepb.Status]
-	kvs        pool[commonpb.KeyValue]
-	values     pool[commonpb.AnyValue]
-	strs       pool[commonpb.AnyValue_StringValue]
-	ints       pool[commonpb.AnyValue_IntValue]
-	bools      pool[commonpb.AnyValue_BoolValue]
-	doubles    pool[commonpb.AnyValue_DoubleValue]
+	bufs       pool[[]byte]
 
 	// The resource and scope messages, converted once per distinct
 	// resource and scope.
@@ -118,6 +120,9 @@ type group struct {
 	scope instrumentation.Scope
 	rs    *tracepb.ResourceSpans
 	ss    *tracepb.ScopeSpans
+	// spans are the group's spans, encoded as ScopeSpans field 2.
+	spans *[]byte
+	n     int
 }
 
 func (b *builder) build(spans []sdktrace.ReadOnlySpan) []*tracepb.ResourceSpans {
@@ -132,7 +137,12 @@ func (b *builder) build(spans []sdktrace.ReadOnlySpan) []*tracepb.ResourceSpans 
 			continue
 		}
 		g := b.group(s.Resource(), s.InstrumentationScope())
-		g.ss.Spans = append(g.ss.Spans, b.span(s))
+		*g.spans = appendSpan(*g.spans, s)
+		g.n++
+	}
+	for i := range b.groups {
+		g := &b.groups[i]
+		g.ss.ProtoReflect().SetUnknown(*g.spans)
 	}
 	return b.out
 }
@@ -164,10 +174,11 @@ func (b *builder) group(res *resource.Resource, scope instrumentation.Scope) *gr
 	}
 	ss := b.scopeSpans.get()
 	ss.Scope = b.scope(scope)
-	ss.Spans = ss.Spans[:0]
 	ss.SchemaUrl = scope.SchemaURL
 	rs.ScopeSpans = append(rs.ScopeSpans, ss)
-	b.groups = append(b.groups, group{res: res, scope: scope, rs: rs, ss: ss})
+	buf := b.bufs.get()
+	*buf = (*buf)[:0]
+	b.groups = append(b.groups, group{res: res, scope: scope, rs: rs, ss: ss, spans: buf})
 	return &b.groups[len(b.groups)-1]
 }
 
@@ -196,112 +207,27 @@ func (b *builder) scope(s instrumentation.Scope) *commonpb.InstrumentationScope 
 	return sc
 }
 
-// span fills a kept Span message from s.
-func (b *builder) span(s sdktrace.ReadOnlySpan) *tracepb.Span {
-	sp := b.spans.get()
-	sc := s.SpanContext()
-	tid, sid := sc.TraceID(), sc.SpanID()
-	sp.TraceId = append(sp.TraceId[:0], tid[:]...)
-	sp.SpanId = append(sp.SpanId[:0], sid[:]...)
-	sp.TraceState = ""
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		sp.TraceState = ts.String()
-	}
-	parent := s.Parent()
-	sp.ParentSpanId = sp.ParentSpanId[:0]
-	if psid := parent.SpanID(); psid.IsValid() {
-		sp.ParentSpanId = append(sp.ParentSpanId, psid[:]...)
-	}
-	sp.Flags = flags(sc.TraceFlags(), parent)
-	sp.Name = s.Name()
-	sp.Kind = tracepb.Span_SpanKind(kind(s.SpanKind()))
-	sp.StartTimeUnixNano = unixNano(s.StartTime().UnixNano())
-	sp.EndTimeUnixNano = unixNano(s.EndTime().UnixNano())
-	sp.Attributes = b.attributes(sp.Attributes[:0], s.Attributes())
-	sp.DroppedAttributesCount = clamp(s.DroppedAttributes())
-	sp.Events = events(s.Events())
-	sp.DroppedEventsCount = clamp(s.DroppedEvents())
-	sp.Links = links(s.Links())
-	sp.DroppedLinksCount = clamp(s.DroppedLinks())
-	// Always present, as the SDK's exporter sends it.
-	st := s.Status()
-	ps := b.statuses.get()
-	ps.Code, ps.Message = statusCode(st.Code), st.Description
-	sp.Status = ps
-	return sp
-}
-
-// attributes appends kept KeyValue messages for attrs to dst.
-func (b *builder) attributes(dst []*commonpb.KeyValue, attrs []attribute.KeyValue) []*commonpb.KeyValue {
-	for _, a := range attrs {
-		kv := b.kvs.get()
-		kv.Key = string(a.Key)
-		kv.Value = b.value(a.Value)
-		dst = append(dst, kv)
-	}
-	return dst
-}
-
-// value is a kept AnyValue for a scalar, a new one for anything else.
-func (b *builder) value(v attribute.Value) *commonpb.AnyValue {
-	av := b.values.get()
-	switch v.Type() {
-	case attribute.STRING:
-		x := b.strs.get()
-		x.StringValue = v.AsString()
-		av.Value = x
-	case attribute.INT64:
-		x := b.ints.get()
-		x.IntValue = v.AsInt64()
-		av.Value = x
-	case attribute.BOOL:
-		x := b.bools.get()
-		x.BoolValue = v.AsBool()
-		av.Value = x
-	case attribute.FLOAT64:
-		x := b.doubles.get()
-		x.DoubleValue = v.AsFloat64()
-		av.Value = x
-	default:
-		av.Value = anyValue(v).Value
-	}
-	return av
-}
-
-// release forgets what the kept messages point at and makes them
-// available to the next export.
+// release makes the kept messages and buffers available to the next
+// export.
 func (b *builder) release() {
-	for _, s := range b.spans.all[:b.spans.used] {
-		s.Name, s.TraceState = "", ""
-		clear(s.Attributes)
-		s.Attributes, s.Events, s.Links, s.Status = s.Attributes[:0], nil, nil, nil
-	}
-	for _, kv := range b.kvs.all[:b.kvs.used] {
-		kv.Key, kv.Value = "", nil
-	}
-	for _, v := range b.values.all[:b.values.used] {
-		v.Value = nil
-	}
-	for _, x := range b.strs.all[:b.strs.used] {
-		x.StringValue = ""
-	}
-	for _, x := range b.statuses.all[:b.statuses.used] {
-		x.Message = ""
-	}
 	for _, ss := range b.scopeSpans.all[:b.scopeSpans.used] {
-		clear(ss.Spans)
-		ss.Spans = ss.Spans[:0]
+		ss.ProtoReflect().SetUnknown(nil)
 	}
 	for _, rs := range b.resources.all[:b.resources.used] {
 		clear(rs.ScopeSpans)
 		rs.ScopeSpans = rs.ScopeSpans[:0]
 	}
+	// A buffer grown by one huge batch is not kept.
+	for i, buf := range b.bufs.all[:b.bufs.used] {
+		if cap(*buf) > maxKeptBuffer {
+			b.bufs.all[i] = new([]byte)
+		}
+	}
 	clear(b.out)
 	b.out = b.out[:0]
 	clear(b.groups)
 	b.groups = b.groups[:0]
-	b.resources.used, b.scopeSpans.used, b.spans.used, b.statuses.used = 0, 0, 0, 0
-	b.kvs.used, b.values.used, b.strs.used, b.ints.used, b.bools.used, b.doubles.used = 0, 0, 0, 0, 0, 0
+	b.resources.used, b.scopeSpans.used, b.bufs.used = 0, 0, 0
 	// Resources and scopes are few; a process that keeps making new ones
 	// must not grow these without bound.
 	if len(b.resourceOf) > 64 {
@@ -310,6 +236,199 @@ func (b *builder) release() {
 	if len(b.scopeOf) > 64 {
 		clear(b.scopeOf)
 	}
+}
+
+// maxKeptBuffer bounds the encoded spans a builder keeps between exports.
+const maxKeptBuffer = 4 << 20
+
+// The field numbers of opentelemetry/proto/trace/v1/trace.proto and
+// common/v1/common.proto that the encoder writes.
+const (
+	fieldScopeSpansSpans = 2
+
+	fieldSpanTraceID       = 1
+	fieldSpanSpanID        = 2
+	fieldSpanTraceState    = 3
+	fieldSpanParentSpanID  = 4
+	fieldSpanName          = 5
+	fieldSpanKind          = 6
+	fieldSpanStart         = 7
+	fieldSpanEnd           = 8
+	fieldSpanAttributes    = 9
+	fieldSpanDroppedAttrs  = 10
+	fieldSpanEvents        = 11
+	fieldSpanDroppedEvents = 12
+	fieldSpanLinks         = 13
+	fieldSpanDroppedLinks  = 14
+	fieldSpanStatus        = 15
+	fieldSpanFlags         = 16
+
+	fieldStatusMessage = 2
+	fieldStatusCode    = 3
+
+	fieldKeyValueKey   = 1
+	fieldKeyValueValue = 2
+
+	fieldAnyString = 1
+	fieldAnyBool   = 2
+	fieldAnyInt    = 3
+	fieldAnyDouble = 4
+)
+
+// appendSpan appends s as ScopeSpans field 2: the bytes protobuf's
+// marshalling writes for the Span message the SDK's OTLP exporter makes
+// of it (proto3: fields at their zero value are left out).
+func appendSpan(dst []byte, s sdktrace.ReadOnlySpan) []byte {
+	dst = protowire.AppendTag(dst, fieldScopeSpansSpans, protowire.BytesType)
+	dst, mark := beginMessage(dst)
+	sc := s.SpanContext()
+	tid, sid := sc.TraceID(), sc.SpanID()
+	dst = protowire.AppendTag(dst, fieldSpanTraceID, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, tid[:])
+	dst = protowire.AppendTag(dst, fieldSpanSpanID, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, sid[:])
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		dst = appendString(dst, fieldSpanTraceState, ts.String())
+	}
+	parent := s.Parent()
+	if psid := parent.SpanID(); psid.IsValid() {
+		dst = protowire.AppendTag(dst, fieldSpanParentSpanID, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, psid[:])
+	}
+	dst = appendString(dst, fieldSpanName, s.Name())
+	dst = appendVarint(dst, fieldSpanKind, uint64(kind(s.SpanKind())))
+	dst = appendFixed64(dst, fieldSpanStart, unixNano(s.StartTime().UnixNano()))
+	dst = appendFixed64(dst, fieldSpanEnd, unixNano(s.EndTime().UnixNano()))
+	for _, a := range s.Attributes() {
+		dst = appendKeyValue(dst, fieldSpanAttributes, a)
+	}
+	dst = appendVarint(dst, fieldSpanDroppedAttrs, uint64(clamp(s.DroppedAttributes())))
+	for _, e := range events(s.Events()) {
+		dst = appendMessage(dst, fieldSpanEvents, e)
+	}
+	dst = appendVarint(dst, fieldSpanDroppedEvents, uint64(clamp(s.DroppedEvents())))
+	for _, l := range links(s.Links()) {
+		dst = appendMessage(dst, fieldSpanLinks, l)
+	}
+	dst = appendVarint(dst, fieldSpanDroppedLinks, uint64(clamp(s.DroppedLinks())))
+	// Always present, as the SDK's exporter sends it.
+	st := s.Status()
+	dst = protowire.AppendTag(dst, fieldSpanStatus, protowire.BytesType)
+	dst, status := beginMessage(dst)
+	dst = appendString(dst, fieldStatusMessage, st.Description)
+	dst = appendVarint(dst, fieldStatusCode, uint64(statusCode(st.Code)))
+	dst = endMessage(dst, status)
+	if f := flags(sc.TraceFlags(), parent); f != 0 {
+		dst = protowire.AppendTag(dst, fieldSpanFlags, protowire.Fixed32Type)
+		dst = protowire.AppendFixed32(dst, f)
+	}
+	return endMessage(dst, mark)
+}
+
+// appendKeyValue appends a as a KeyValue message field num.
+func appendKeyValue(dst []byte, num protowire.Number, a attribute.KeyValue) []byte {
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	dst, kv := beginMessage(dst)
+	dst = appendString(dst, fieldKeyValueKey, string(a.Key))
+	// The value is a message, present even when empty; a scalar is a
+	// oneof member, present even at its zero value.
+	dst = protowire.AppendTag(dst, fieldKeyValueValue, protowire.BytesType)
+	dst, val := beginMessage(dst)
+	switch v := a.Value; v.Type() {
+	case attribute.STRING:
+		dst = protowire.AppendTag(dst, fieldAnyString, protowire.BytesType)
+		dst = appendValidString(dst, v.AsString())
+	case attribute.BOOL:
+		dst = protowire.AppendTag(dst, fieldAnyBool, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, protowire.EncodeBool(v.AsBool()))
+	case attribute.INT64:
+		dst = protowire.AppendTag(dst, fieldAnyInt, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(v.AsInt64()))
+	case attribute.FLOAT64:
+		dst = protowire.AppendTag(dst, fieldAnyDouble, protowire.Fixed64Type)
+		dst = protowire.AppendFixed64(dst, math.Float64bits(v.AsFloat64()))
+	default:
+		dst, _ = marshal.MarshalAppend(dst, anyValue(v))
+	}
+	dst = endMessage(dst, val)
+	return endMessage(dst, kv)
+}
+
+// marshal writes the rare parts (events, links, slices and maps), which
+// are converted to messages afresh. Invalid UTF-8 has been made valid
+// before (see appendValidString), so it cannot fail.
+var marshal = proto.MarshalOptions{}
+
+// appendMessage appends m as field num.
+func appendMessage(dst []byte, num protowire.Number, m proto.Message) []byte {
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	dst, mark := beginMessage(dst)
+	dst, _ = marshal.MarshalAppend(dst, m)
+	return endMessage(dst, mark)
+}
+
+// beginMessage reserves one byte for the length of the message that
+// follows; endMessage writes it, moving the message when its length
+// takes more.
+func beginMessage(dst []byte) ([]byte, int) {
+	return append(dst, 0), len(dst)
+}
+
+func endMessage(dst []byte, mark int) []byte {
+	n := len(dst) - mark - 1
+	if n < 0x80 {
+		dst[mark] = byte(n)
+		return dst
+	}
+	extra := protowire.SizeVarint(uint64(n)) - 1
+	dst = append(dst, make([]byte, extra)...)
+	copy(dst[mark+1+extra:], dst[mark+1:mark+1+n])
+	protowire.AppendVarint(dst[:mark], uint64(n))
+	return dst
+}
+
+// appendString appends a string field, left out when empty (proto3).
+func appendString(dst []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	return appendValidString(dst, s)
+}
+
+// appendValidString appends s with a length prefix. Protobuf strings are
+// UTF-8: protobuf's own marshalling refuses the whole request for one
+// invalid string, and collectors refuse to decode it. Invalid bytes are
+// written as U+FFFD instead, so that one odd attribute value loses
+// nothing else.
+func appendValidString(dst []byte, s string) []byte {
+	return protowire.AppendString(dst, validString(s))
+}
+
+// validString is s with invalid UTF-8 written as U+FFFD.
+func validString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// appendVarint appends a varint field, left out when zero (proto3).
+func appendVarint(dst []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.VarintType)
+	return protowire.AppendVarint(dst, v)
+}
+
+// appendFixed64 appends a fixed64 field, left out when zero (proto3).
+func appendFixed64(dst []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.Fixed64Type)
+	return protowire.AppendFixed64(dst, v)
 }
 
 // flags are the span's W3C trace flags, with whether its parent is remote.
@@ -366,7 +485,7 @@ func events(es []sdktrace.Event) []*tracepb.Span_Event {
 	}
 	out := make([]*tracepb.Span_Event, len(es))
 	for i, e := range es {
-		out[i] = &tracepb.Span_Event{Name: e.Name, TimeUnixNano: unixNano(e.Time.UnixNano()),
+		out[i] = &tracepb.Span_Event{Name: validString(e.Name), TimeUnixNano: unixNano(e.Time.UnixNano()),
 			Attributes: keyValues(e.Attributes), DroppedAttributesCount: clamp(e.DroppedAttributeCount)}
 	}
 	return out
@@ -392,7 +511,7 @@ func keyValues(attrs []attribute.KeyValue) []*commonpb.KeyValue {
 	}
 	out := make([]*commonpb.KeyValue, len(attrs))
 	for i, a := range attrs {
-		out[i] = &commonpb.KeyValue{Key: string(a.Key), Value: anyValue(a.Value)}
+		out[i] = &commonpb.KeyValue{Key: validString(string(a.Key)), Value: anyValue(a.Value)}
 	}
 	return out
 }
@@ -407,7 +526,7 @@ func anyValue(v attribute.Value) *commonpb.AnyValue {
 	case attribute.FLOAT64:
 		av.Value = &commonpb.AnyValue_DoubleValue{DoubleValue: v.AsFloat64()}
 	case attribute.STRING:
-		av.Value = &commonpb.AnyValue_StringValue{StringValue: v.AsString()}
+		av.Value = &commonpb.AnyValue_StringValue{StringValue: validString(v.AsString())}
 	case attribute.BYTESLICE:
 		av.Value = &commonpb.AnyValue_BytesValue{BytesValue: v.AsByteSlice()}
 	case attribute.BOOLSLICE:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,9 @@ func record(t *testing.T, round int) []sdktrace.ReadOnlySpan {
 		trace.WithAttributes(attribute.String("url.path", "/people/Get"), attribute.Int64("http.response.status_code", 200),
 			attribute.Bool("ok", true), attribute.Float64("ratio", 0.25+float64(round)),
 			attribute.StringSlice("tags", []string{"a", "b"}), attribute.Int64Slice("ns", []int64{1, -2}),
-			attribute.BoolSlice("bs", []bool{true}), attribute.Float64Slice("fs", []float64{1.5})))
+			attribute.BoolSlice("bs", []bool{true}), attribute.Float64Slice("fs", []float64{1.5}),
+			// Lengths that take two and three bytes to write.
+			attribute.String("mid", strings.Repeat("m", 200)), attribute.String("long", strings.Repeat("x", 20000))))
 	s.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", 2)))
 	client := tp.Tracer("gateway/client")
 	_, c := client.Start(sctx, "attempt", trace.WithSpanKind(trace.SpanKindClient),
@@ -154,6 +157,49 @@ func TestSameRequestsAsTheSDKExporter(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8IsReplacedNotFatal: protobuf strings are UTF-8, and a
+// collector refuses a request holding one that is not. An attribute value,
+// key or span name with invalid bytes reaches the collector with U+FFFD in
+// their place, and the rest of the batch with it.
+func TestInvalidUTF8IsReplacedNotFatal(t *testing.T) {
+	recv := startReceiver(t)
+	ctx := context.Background()
+	e, err := New(ctx, otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(recv.addr), otlptracegrpc.WithInsecure()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(ctx)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tr := tp.Tracer("gateway")
+	_, s := tr.Start(ctx, "bad\xffname", trace.WithAttributes(attribute.String("url.path", "/a\xffb"), attribute.String("k\xfe", "v")))
+	s.AddEvent("ev\xff", trace.WithAttributes(attribute.String("x", "\xff")))
+	s.End()
+	_, good := tr.Start(ctx, "good")
+	good.End()
+	tp.Shutdown(ctx)
+	if err := e.ExportSpans(ctx, rec.Ended()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := recv.take()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	spans := reqs[0].ResourceSpans[0].ScopeSpans[0].Spans
+	if len(spans) != 2 {
+		t.Fatalf("got %d spans, want 2", len(spans))
+	}
+	bad := spans[0]
+	got := []string{bad.Name, bad.Attributes[0].Value.GetStringValue(), bad.Attributes[1].Key, bad.Events[0].Name, bad.Events[0].Attributes[0].Value.GetStringValue()}
+	want := []string{"bad\uFFFDname", "/a\uFFFDb", "k\uFFFD", "ev\uFFFD", "\uFFFD"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if spans[1].Name != "good" {
+		t.Fatalf("got second span %q, want good", spans[1].Name)
+	}
+}
+
 // TestHTTPClient: the same exporter over OTLP/HTTP reaches a collector
 // speaking it (the official request message, decoded from the body).
 func TestHTTPClient(t *testing.T) {
@@ -206,8 +252,8 @@ func TestConvertingAWarmBatchAllocatesNothing(t *testing.T) {
 	b.build(spans)
 	b.release()
 	allocs := testing.AllocsPerRun(20, func() {
-		if rs := b.build(spans); len(rs) != 1 || len(rs[0].ScopeSpans[0].Spans) != len(spans) {
-			t.Fatalf("got %v", rs)
+		if rs := b.build(spans); len(rs) != 1 || len(b.groups) != 1 || b.groups[0].n != len(spans) {
+			t.Fatalf("got %d resource spans, %d groups, want 1 group of %d spans", len(rs), len(b.groups), len(spans))
 		}
 		b.release()
 	})
