@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"encoding/hex"
 	"io"
 	"math/rand/v2"
@@ -18,22 +17,28 @@ import (
 )
 
 // accessLog writes one JSON line per request from a background writer: a
-// request only puts its line on a bounded queue; when the queue is full
-// the line is dropped and counted (rpcbridge_access_log_dropped_total).
+// request appends its line to a pending buffer and, when the writer is
+// idle, wakes it; the writer takes everything pending in one write. When
+// cfg.Buffer lines are already pending the line is dropped and counted
+// (rpcbridge_access_log_dropped_total), so a slow disk never blocks a
+// request.
 type accessLog struct {
 	cfg    mapping.AccessLog
-	ch     chan []byte
+	wake   chan struct{} // cap 1: the writer has something to take
 	done   chan struct{}
 	closer io.Closer
 	m      *metrics
-	mu     sync.RWMutex // guards closed against adds
-	closed bool
+
+	mu      sync.Mutex
+	pending []byte
+	lines   int // in pending
+	closed  bool
 }
 
 // newAccessLog starts the writer for cfg; out, when set, replaces the
 // configured path (tests).
 func newAccessLog(cfg mapping.AccessLog, out io.Writer, m *metrics) (*accessLog, error) {
-	a := &accessLog{cfg: cfg, ch: make(chan []byte, max(cfg.Buffer, 1)), done: make(chan struct{}), m: m}
+	a := &accessLog{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), m: m}
 	w := out
 	if w == nil {
 		switch cfg.Path {
@@ -53,41 +58,70 @@ func newAccessLog(cfg mapping.AccessLog, out io.Writer, m *metrics) (*accessLog,
 	return a, nil
 }
 
+// maxKeptAccessBuffer bounds the buffer the writer keeps between writes.
+const maxKeptAccessBuffer = 1 << 20
+
 func (a *accessLog) run(w io.Writer) {
 	defer close(a.done)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	for line := range a.ch {
-		bw.Write(line)
-		if len(a.ch) == 0 {
-			bw.Flush()
+	var buf []byte
+	for range a.wake {
+		a.mu.Lock()
+		buf, a.pending = a.pending, buf[:0]
+		a.lines = 0
+		closed := a.closed
+		a.mu.Unlock()
+		if len(buf) > 0 {
+			w.Write(buf)
+		}
+		if closed {
+			return
+		}
+		if cap(buf) > maxKeptAccessBuffer {
+			buf = nil
 		}
 	}
-	bw.Flush()
 }
 
-// close writes what is queued and stops the writer.
+// close writes what is pending and stops the writer.
 func (a *accessLog) close() {
 	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
 	a.closed = true
-	close(a.ch)
 	a.mu.Unlock()
+	a.signal()
 	<-a.done
 	if a.closer != nil {
 		a.closer.Close()
 	}
 }
 
-func (a *accessLog) add(line []byte) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
+// signal wakes the writer unless a wake is already pending.
+func (a *accessLog) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// add appends l's line to what is pending, or counts it as dropped.
+func (a *accessLog) add(l *accessLine) {
+	a.mu.Lock()
 	if a.closed {
+		a.mu.Unlock()
 		return
 	}
-	select {
-	case a.ch <- line:
-	default:
+	if a.lines >= max(a.cfg.Buffer, 1) {
+		a.mu.Unlock()
 		a.m.accessDropped.Inc()
+		return
 	}
+	a.pending = l.append(a.pending)
+	a.lines++
+	a.mu.Unlock()
+	a.signal()
 }
 
 // accessLine is one request, as logged: the tags name its JSON fields,
@@ -137,7 +171,7 @@ func (g *Gateway) logAccess(a *accessLog, r *http.Request, w *statusWriter, t *t
 			l.Route = t.route.Match.Path + t.route.Match.Prefix
 		}
 	}
-	a.add(l.append(make([]byte, 0, 512)))
+	a.add(&l)
 }
 
 // append appends l as one JSON line, the fields in their declared order
