@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/client"
@@ -85,6 +86,60 @@ func dubboSetup(options) (*setup, error) {
 			{name: "rpcbridge", services: services("direct")},
 			{name: "rpcbridge/dgo", services: services("dubbo-go")},
 		},
+		pixiu: func(listen string) pixiuCall {
+			return pixiuDubbo(listen, prov.Addr())
+		},
 		close: prov.Stop,
 	}, nil
 }
+
+// pixiuDubbo configures dubbo-go-pixiu (v1.1.0) to serve getUser(1) on
+// listen with its direct HTTP to Dubbo filter (dgp.filter.http.directdubboproxy:
+// no registry, the provider as the one endpoint of a static cluster). Its
+// request names the application, interface and method in the path and the
+// version and Java parameter types in headers; the body is the argument
+// list.
+func pixiuDubbo(listen, provider string) pixiuCall {
+	lhost, lport, _ := net.SplitHostPort(listen)
+	phost, pport, _ := net.SplitHostPort(provider)
+	config := fmt.Sprintf(`static_resources:
+  listeners:
+    - name: "net/http"
+      protocol_type: "HTTP"
+      address:
+        socket_address: {address: "%s", port: %s}
+      filter_chains:
+        filters:
+          - name: dgp.filter.httpconnectionmanager
+            config:
+              route_config:
+                routes:
+                  - match: {prefix: "/"}
+                    route: {cluster: "users"}
+              http_filters:
+                - name: dgp.filter.http.directdubboproxy
+                  config: {}
+      config: {idle_timeout: 60s, read_timeout: 5s, write_timeout: 5s}
+  clusters:
+    - name: "users"
+      lb_policy: "RoundRobin"
+      endpoints:
+        - id: 1
+          socket_address: {address: "%s", port: %s}
+  shutdown_config: {timeout: 5s, step_timeout: 1s, reject_policy: immediacy}
+`, lhost, lport, phost, pport) + pixiuLog
+	return pixiuCall{
+		config: config,
+		path:   "/users/" + users.Interface + "/getUser",
+		body:   `[1]`,
+		header: []string{"x-dubbo-service-version", users.Version, "x-dubbo-service-method-overloading", "long"},
+	}
+}
+
+// pixiuLog keeps pixiu's logging to errors.
+const pixiuLog = `log:
+  level: error
+  encoding: console
+  outputPaths: [stderr]
+  errorOutputPaths: [stderr]
+`

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	bin := flag.String("gateway", "bin/rpcbridge", "rpcbridge binary (make build)")
-	protocols := flag.String("protocol", "dubbo", "comma-separated protocols to measure: dubbo, thrift, tars (or all)")
+	protocols := flag.String("protocol", "dubbo", "comma-separated protocols to measure: dubbo, thrift, tars, grpc (or all)")
 	conc := flag.Int("c", 32, "concurrent requests")
 	rounds := flag.Int("rounds", 3, "alternating rounds of each")
 	dur := flag.Duration("d", 5*time.Second, "length of one round (whole seconds with wrk)")
@@ -34,6 +35,8 @@ func main() {
 	useWrk := flag.Bool("wrk", true, "drive the gateway rounds with wrk when it is on PATH (a cheaper load generator than Go's HTTP client)")
 	base := flag.String("base", "", "a second rpcbridge binary (an older build, say): each gateway configuration runs from it too, as NAME@base, in the same alternating rounds")
 	only := flag.String("variants", "", "comma-separated gateway configurations to run (e.g. rpcbridge); all when empty")
+	pixiu := flag.String("pixiu", "", "a dubbo-go-pixiu binary: Dubbo rounds then run it too, as pixiu, with its direct HTTP to Dubbo filter on the same provider")
+	pixiuLog := flag.String("pixiu-log", "", "with -pixiu, the file pixiu's output goes to (default: a temporary file, removed)")
 	flag.Parse()
 	wrkPath := ""
 	if *useWrk {
@@ -43,9 +46,9 @@ func main() {
 	}
 	list := strings.Split(*protocols, ",")
 	if *protocols == "all" {
-		list = []string{"dubbo", "thrift", "tars"}
+		list = []string{"dubbo", "thrift", "tars", "grpc"}
 	}
-	o := options{bin: *bin, base: *base, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
+	o := options{bin: *bin, base: *base, pixiu: *pixiu, pixiuLog: *pixiuLog, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
 	if *only != "" {
 		o.only = strings.Split(*only, ",")
 	}
@@ -61,8 +64,10 @@ func main() {
 			s, err = thriftSetup(o)
 		case "tars":
 			s, err = tarsSetup(o)
+		case "grpc":
+			s, err = grpcSetup(o)
 		default:
-			err = fmt.Errorf("-protocol: %q is not one of dubbo, thrift, tars", p)
+			err = fmt.Errorf("-protocol: %q is not one of dubbo, thrift, tars, grpc", p)
 		}
 		if err == nil {
 			err = measure(o, s)
@@ -78,6 +83,8 @@ func main() {
 type options struct {
 	bin, wrkPath string
 	base         string   // a second binary, run beside bin
+	pixiu        string   // a pixiu binary, for setups that have a pixiu configuration
+	pixiuLog     string   // where pixiu's output goes, or "" for a temporary file
 	only         []string // the variants to run, all when empty
 	conc, rounds int
 	dur, warm    time.Duration
@@ -96,7 +103,16 @@ type setup struct {
 	// path and body are the gateway request: POST path, JSON body.
 	path, body string
 	variants   []variant
-	close      func()
+	// pixiu, when set, is the configuration of pixiu serving the same
+	// call on listen: its YAML, and the request's path, body and headers.
+	pixiu func(listen string) pixiuCall
+	close func()
+}
+
+// pixiuCall is a pixiu configuration and the request it answers.
+type pixiuCall struct {
+	config, path, body string
+	header             []string // name, value pairs
 }
 
 // variant is one gateway configuration: its services: section.
@@ -109,6 +125,8 @@ type contender struct {
 	name   string
 	gw     *loadgen.Gateway // nil for the direct client
 	url    string
+	body   string
+	header []string
 	rounds []loadgen.Result
 }
 
@@ -139,12 +157,35 @@ func measure(o options, s *setup) error {
 			if j > 0 {
 				name += "@base"
 			}
-			cs = append(cs, &contender{name: name, gw: g, url: "http://" + g.Listen + s.path})
+			cs = append(cs, &contender{name: name, gw: g, url: "http://" + g.Listen + s.path, body: s.body})
 		}
 	}
+	if o.pixiu != "" && s.pixiu != nil {
+		listen, err := loadgen.FreeAddr()
+		if err != nil {
+			return err
+		}
+		pc := s.pixiu(listen)
+		conf := filepath.Join(dir, "pixiu.yaml")
+		if err := os.WriteFile(conf, []byte(pc.config), 0o644); err != nil {
+			return err
+		}
+		// pixiu's dubbo-go logs reconnections at warn whatever its level:
+		// its output goes to a file, kept when -pixiu-log is set.
+		logPath := filepath.Join(dir, "pixiu.log")
+		if o.pixiuLog != "" {
+			logPath = o.pixiuLog
+		}
+		g, err := loadgen.StartCommand(o.pixiu, []string{"gateway", "start", "-c", conf}, listen, logPath)
+		if err != nil {
+			return err
+		}
+		defer g.Stop()
+		cs = append(cs, &contender{name: "pixiu", gw: g, url: "http://" + listen + pc.path, body: pc.body, header: pc.header})
+	}
 	for _, c := range cs[1:] {
-		if err := loadgen.WaitOK(loadgen.HTTPPoster(c.url, s.body, 1), 20*time.Second); err != nil {
-			return fmt.Errorf("%s at %s does not answer POST %s %s: %w", c.name, c.gw.Listen, s.path, s.body, err)
+		if err := loadgen.WaitOK(loadgen.HTTPPoster(c.url, c.body, 1, c.header...), 20*time.Second); err != nil {
+			return fmt.Errorf("%s at %s does not answer POST %s %s: %w", c.name, c.gw.Listen, c.url, c.body, err)
 		}
 	}
 	if err := s.direct(0); err != nil {
@@ -158,12 +199,16 @@ func measure(o options, s *setup) error {
 			if d < time.Second {
 				d = time.Second
 			}
-			return loadgen.Wrk(o.wrkPath, c.url, s.body, o.conc, d, c.gw.Pid(), dir)
+			return loadgen.Wrk(o.wrkPath, c.url, c.body, o.conc, d, c.gw.Pid(), dir, c.header...)
 		}
-		post := loadgen.HTTPPoster(c.url, s.body, o.conc)
+		post := loadgen.HTTPPoster(c.url, c.body, o.conc, c.header...)
 		return loadgen.Load(o.conc, d, c.gw.Pid(), func(int) error { return post() }), nil
 	}
 	for _, c := range cs[1:] {
+		if c.gw.Admin == "" {
+			fmt.Printf("%s: pid %d, %s\n", c.name, c.gw.Pid(), c.url)
+			continue
+		}
 		fmt.Printf("%s: pid %d, %s, control plane %s\n", c.name, c.gw.Pid(), c.url, c.gw.Admin)
 	}
 	fmt.Printf("== %s: %d rounds of %s at concurrency %d, %d cores\n", s.protocol, o.rounds, o.dur, o.conc, loadgen.NumCPU())

@@ -220,12 +220,16 @@ func FreeAddr() (string, error) {
 }
 
 // Wrk runs one round of POSTs of body to url with wrk (one thread, conc
-// connections) and reads its summary. The script goes into dir. With
+// connections), with header's name and value pairs added to each, and
+// reads its summary. The script goes into dir. With
 // pid > 0 the result has that process's CPU ticks over the round. Its
 // latencies are stand-ins that make Pct read wrk's p50 and p99.
-func Wrk(wrkPath, url, body string, conc int, dur time.Duration, pid int, dir string) (Result, error) {
+func Wrk(wrkPath, url, body string, conc int, dur time.Duration, pid int, dir string, header ...string) (Result, error) {
 	script := filepath.Join(dir, "post.lua")
 	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body)
+	for i := 0; i+1 < len(header); i += 2 {
+		lua += fmt.Sprintf("wrk.headers[%q] = %q\n", header[i], header[i+1])
+	}
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
 		return Result{}, err
 	}
@@ -266,12 +270,21 @@ func wrkDuration(s string) time.Duration {
 }
 
 // HTTPPoster returns a function that POSTs body to url with Go's client
-// (keep-alive, enough idle connections for conc) and wants a 200.
-func HTTPPoster(url, body string, conc int) func() error {
+// (keep-alive, enough idle connections for conc), with header's name and
+// value pairs, and wants a 200.
+func HTTPPoster(url, body string, conc int, header ...string) func() error {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxIdleConns: conc * 2}}
 	b := []byte(body)
 	return func() error {
-		resp, err := hc.Post(url, "application/json", bytes.NewReader(b))
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := hc.Do(req)
 		if err != nil {
 			return err
 		}
@@ -313,6 +326,23 @@ func (g *Gateway) Pid() int { return g.cmd.Process.Pid }
 func (g *Gateway) Stop() {
 	g.cmd.Process.Kill()
 	g.cmd.Wait()
+}
+
+// StartCommand runs another gateway (pixiu, say) as bin with args,
+// serving its data plane at listen, its output going to the file logPath.
+// It returns once the process has started; see WaitOK.
+func StartCommand(bin string, args []string, listen, logPath string) (*Gateway, error) {
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	return &Gateway{Listen: listen, cmd: cmd}, nil
 }
 
 // StartGateway writes services (the YAML of a config's services: and
