@@ -23,7 +23,7 @@ import (
 // dubboSetup starts the demo's Dubbo provider (examples/users: dubbo-go,
 // org.rpcbridge.demo.UserService 1.0.0 on a static address, no registry)
 // and compares getUser(1) from dubbo-go's typed client, with the
-// provider's own Go types, against rpcbridge on each engine.
+// provider's own Go types, against rpcbridge (and pixiu, with -pixiu).
 func dubboSetup(options) (*setup, error) {
 	// As the gateway does: dubbo-getty logs every packet at its default
 	// level, which would cost the direct client and the provider more
@@ -62,19 +62,18 @@ func dubboSetup(options) (*setup, error) {
 		}
 		return nil
 	}
-	services := func(engine string) string {
+	services := func() string {
 		return fmt.Sprintf(`services:
   - name: users
     protocol: dubbo
     dubbo:
       interface: %s
       version: '%s'
-      engine: %s
       methods:
         getUser: {params: [{name: id, type: long}]}
     instances: [{address: '%s'}]
     timeout: 3s
-`, users.Interface, users.Version, engine, prov.Addr())
+`, users.Interface, users.Version, prov.Addr())
 	}
 	return &setup{
 		protocol:   "dubbo (examples/users getUser(long), dubbo-go provider in this process)",
@@ -83,8 +82,7 @@ func dubboSetup(options) (*setup, error) {
 		path:       "/users/getUser",
 		body:       `{"id": 1}`,
 		variants: []variant{
-			{name: "rpcbridge", services: services("direct")},
-			{name: "rpcbridge/dgo", services: services("dubbo-go")},
+			{name: "rpcbridge", services: services()},
 		},
 		pixiu: func(listen string) pixiuCall {
 			return pixiuDubbo(listen, prov.Addr())

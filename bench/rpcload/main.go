@@ -7,9 +7,9 @@
 //
 //	go run ./bench/rpcload -gateway bin/rpcbridge -protocol dubbo,thrift,tars -rounds 3 -d 5s
 //
-// Dubbo compares dubbo-go's typed client with rpcbridge on each of its
-// Dubbo engines (dubbo.engine: direct, and dubbo-go); Thrift and Tars
-// compare their native clients with rpcbridge.
+// Dubbo compares dubbo-go's typed client with rpcbridge (and with
+// dubbo-go-pixiu, given -pixiu); Thrift, Tars and gRPC compare their
+// native clients with rpcbridge.
 package main
 
 import (

@@ -244,7 +244,8 @@ func withMeta(err error, meta map[string]string) error {
 	return err
 }
 
-// The dubbo-go engine reads a value reply's attachments through a
+// The dubbo-go client (Triple's, and the tests' reference for the dubbo
+// protocol) reads a value reply's attachments through a
 // consumer filter: dubbo-go's generic client returns only the value.
 // Invoke puts a *replyAttachments in the call's ctx; the filter fills it.
 const attachmentsFilterName = "rpcbridge_reply_attachments"

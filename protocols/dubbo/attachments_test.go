@@ -28,9 +28,21 @@ var wantExposed = map[string]string{
 // A dubbo-go provider's reply attachments named in ExposeAttachments
 // (and only those) reach Result.Meta under the configured names, with
 // their values as text; on an exception reply they are on the error.
-// Each engine passes.
+// The package's client and dubbo-go's (the differential tests'
+// reference) both pass.
 func TestReplyAttachmentsAreExposed(t *testing.T) {
-	c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.ExposeAttachments = exposed }), mainAddr)
+	for _, e := range []string{ours, dubboGo} {
+		t.Run(e, func(t *testing.T) { testReplyAttachmentsAreExposed(t, e) })
+	}
+}
+
+func testReplyAttachmentsAreExposed(t *testing.T, e string) {
+	c := dial(t, newProtocol(t, func(o *dubbo.Options) {
+		o.ExposeAttachments = exposed
+		if e == dubboGo {
+			dubbo.UseDubboGo(o)
+		}
+	}), mainAddr)
 	ctx := t.Context()
 	res, err := c.Invoke(ctx, &generic.Call{Method: "tagged", Body: []byte(`{"fail": false}`)})
 	if err != nil || string(res.Body) != `"tagged"` {
@@ -82,7 +94,6 @@ services:
     dubbo:
       interface: org.rpcbridge.test.TypesService
       version: 1.0.0
-      engine: ` + engine + `
       expose_attachments: [` + strings.Join(exposed, ", ") + `]
       methods:
         tagged: {params: [{name: fail, type: boolean}]}

@@ -9,17 +9,17 @@ import (
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
 )
 
-// The direct engine and dubbo-go's generic client, calling the same
-// providers with the same requests, give the same JSON and the same
+// The package's own client and dubbo-go's generic client, calling the
+// same providers with the same requests, give the same JSON and the same
 // errors.
 func TestDirectEngineMatchesDubboGo(t *testing.T) {
-	if engine != dubbo.EngineDirect {
-		t.Skip("runs once, in the direct engine's pass (its provider is in another process)")
-	}
 	child := testprovider.StartChild(t, "dubbo", false)
 	engineClient := func(e, addr string, keepClass bool) generic.Client {
 		return dial(t, debitProtocol(t, func(o *dubbo.Options) {
-			o.Engine, o.KeepClass = e, keepClass
+			o.KeepClass = keepClass
+			if e == dubboGo {
+				dubbo.UseDubboGo(o)
+			}
 			o.ExceptionStatus = map[string]int{"java.lang.IllegalArgumentException": 400, bizException: 422}
 		}), addr)
 	}
@@ -78,8 +78,8 @@ func TestDirectEngineMatchesDubboGo(t *testing.T) {
 		return clients[k]
 	}
 	for _, tc := range cases {
-		direct, err := invoke(t, get(dubbo.EngineDirect, tc.addr, tc.keepClass), tc.method, tc.body)
-		old, oldErr := invoke(t, get(dubbo.EngineDubboGo, tc.addr, tc.keepClass), tc.method, tc.body)
+		direct, err := invoke(t, get(ours, tc.addr, tc.keepClass), tc.method, tc.body)
+		old, oldErr := invoke(t, get(dubboGo, tc.addr, tc.keepClass), tc.method, tc.body)
 		name := tc.method + " " + shortBody(tc.body)
 		if direct != old {
 			t.Errorf("%s: got %s from the direct engine, want %s as dubbo-go gives", name, shortBody(direct), shortBody(old))
@@ -99,14 +99,25 @@ func TestDirectEngineMatchesDubboGo(t *testing.T) {
 		}
 	}
 	// A method the provider lacks is NOT_FOUND from both.
-	for _, e := range []string{dubbo.EngineDirect, dubbo.EngineDubboGo} {
-		c := dial(t, newProtocol(t, func(o *dubbo.Options) { o.Engine, o.Methods, o.Overloads = e, nil, nil }), mainAddr)
+	for _, e := range []string{ours, dubboGo} {
+		c := dial(t, newProtocol(t, func(o *dubbo.Options) {
+			o.Methods, o.Overloads = nil, nil
+			if e == dubboGo {
+				dubbo.UseDubboGo(o)
+			}
+		}), mainAddr)
 		_, err := invoke(t, c, "noSuchMethod", `{"types": ["long"], "args": [1]}`)
 		if got := generic.CodeOf(err); got != generic.CodeNotFound {
 			t.Errorf("%s: noSuchMethod: got %s (%v), want NOT_FOUND", e, got, err)
 		}
 	}
 }
+
+// The clients the differential tests compare.
+const (
+	ours    = "rpcbridge"
+	dubboGo = "dubbo-go"
+)
 
 func longString(n int) string {
 	b := make([]byte, n)

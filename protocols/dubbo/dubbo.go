@@ -73,10 +73,6 @@ type Options struct {
 	// Protocol is "dubbo" (default: the dubbo protocol with Hessian2) or
 	// "tri" (Triple, also written "triple").
 	Protocol string
-	// Engine chooses the dubbo protocol's client: "direct" (default), this
-	// package's own codec and multiplexed connection, or "dubbo-go",
-	// dubbo-go's generic client. Triple always uses dubbo-go.
-	Engine string
 	// Methods gives one signature per method; it wins over other sources.
 	Methods map[string]Method
 	// Overloads gives extra signatures of overloaded methods.
@@ -96,12 +92,18 @@ type Options struct {
 	// the name as given, values as strings (numbers and booleans
 	// formatted; other values skipped). On an exception reply they are on
 	// the error: an error in the *generic.Error's chain has a method
-	// Meta() map[string]string. The dubbo protocol only (both engines).
+	// Meta() map[string]string. The dubbo protocol only.
 	ExposeAttachments []string
 	// RequestTimeout bounds a call whose ctx has no deadline (default 3s).
 	RequestTimeout time.Duration
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
+
+	// dubboGo calls the dubbo protocol through dubbo-go's generic client
+	// instead of this package's own: the reference the tests compare the
+	// package's client with (see export_test.go). Triple always uses
+	// dubbo-go.
+	dubboGo bool
 }
 
 // apacheGenericException is Java Dubbo's
@@ -127,12 +129,6 @@ type Protocol struct {
 	// interface: the attachments up to the timeout's value.
 	tail []byte
 }
-
-// Engines (Options.Engine).
-const (
-	EngineDirect  = "direct"
-	EngineDubboGo = "dubbo-go"
-)
 
 // signature is a Method prepared for calls.
 type signature struct {
@@ -166,13 +162,7 @@ func New(o Options) (*Protocol, error) {
 	default:
 		return nil, fmt.Errorf("dubbo: protocol must be dubbo or tri, got %q", o.Protocol)
 	}
-	switch o.Engine {
-	case "", EngineDirect:
-		p.direct = p.proto == "dubbo"
-	case EngineDubboGo:
-	default:
-		return nil, fmt.Errorf("dubbo: engine must be %s or %s, got %q", EngineDirect, EngineDubboGo, o.Engine)
-	}
+	p.direct = p.proto == "dubbo" && !o.dubboGo
 	if p.o.RequestTimeout <= 0 {
 		p.o.RequestTimeout = 3 * time.Second
 	}
@@ -213,7 +203,8 @@ func New(o Options) (*Protocol, error) {
 		}
 	}
 	if p.direct {
-		// The direct engine needs none of dubbo-go's process-wide setup.
+		// The package's own client needs none of dubbo-go's process-wide
+		// setup.
 		return p, nil
 	}
 	// Keep the wrapped class of Java's org.apache GenericException.

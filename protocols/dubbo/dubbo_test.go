@@ -30,54 +30,28 @@ func TestMain(m *testing.M) {
 	if testprovider.RunChildIfAsked() {
 		return
 	}
-	prov, err := testprovider.Start(testprovider.Config{Exports: testprovider.MainExports()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start provider:", err)
-		os.Exit(1)
-	}
-	// The same services in a provider process of their own, for the
-	// direct engine: it closes its connections when a client closes, and
-	// dubbo-getty's server races with itself (session.go:857 against
-	// :411) when a connection it wrote on closes; in this process -race
-	// would report it. (dubbo-go's client never closes a connection.)
+	// The provider runs in a process of its own: the package's client
+	// closes its connections when a client closes, and dubbo-getty's
+	// server races with itself (session.go:857 against :411) when a
+	// connection it wrote on closes; in this process -race would report
+	// it.
 	childAddr, err := testprovider.StartProcess("dubbo main")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start provider process:", err)
 		os.Exit(1)
 	}
-	// Every test runs against each engine of the dubbo protocol
-	// (RPCBRIDGE_DUBBO_ENGINE picks one).
-	engines := []string{dubbo.EngineDirect, dubbo.EngineDubboGo}
-	if e := os.Getenv("RPCBRIDGE_DUBBO_ENGINE"); e != "" {
-		engines = []string{e}
-	}
 	flag.Parse()
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		engines = engines[:1] // fuzz targets do not call providers
-	}
-	childMainAddr = childAddr
-	code := 0
-	for _, e := range engines {
-		fmt.Fprintln(os.Stderr, "dubbo engine:", e)
-		engine, mainAddr = e, prov.Addr
-		if e == dubbo.EngineDirect {
-			mainAddr = childAddr
-		}
-		sharedOnce, shared = sync.Once{}, nil
-		if c := m.Run(); c != 0 {
-			fmt.Fprintln(os.Stderr, "FAIL with dubbo engine", e)
-			code = c
-		}
-	}
-	os.Exit(code)
+	childMainAddr, mainAddr = childAddr, childAddr
+	// The provider's Java types, registered with hessian2 in this process
+	// as a provider here would register them: dubbo-go's client, the
+	// differential tests' reference, then reads enums as their names.
+	testprovider.Register()
+	os.Exit(m.Run())
 }
 
 // childMainAddr is the main provider's services in a process of their
 // own.
 var childMainAddr string
-
-// engine is the Options.Engine of the adapters the tests make.
-var engine string
 
 func p(name, typ string) dubbo.Param { return dubbo.Param{Name: name, Type: typ} }
 
@@ -118,7 +92,6 @@ func newProtocol(t testing.TB, mod func(*dubbo.Options)) *dubbo.Protocol {
 	t.Helper()
 	o := dubbo.Options{
 		Interface: testprovider.Interface,
-		Engine:    engine,
 		Version:   "1.0.0",
 		Methods:   methods(),
 		Overloads: map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},
@@ -154,7 +127,6 @@ func mainClient(t testing.TB) generic.Client {
 	sharedOnce.Do(func() {
 		pr, err := dubbo.New(dubbo.Options{
 			Interface:       testprovider.Interface,
-			Engine:          engine,
 			Version:         "1.0.0",
 			Methods:         methods(),
 			Overloads:       map[string][]dubbo.Method{"find": {{Params: []dubbo.Param{p("name", "java.lang.String")}}}},

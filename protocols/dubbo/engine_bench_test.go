@@ -10,20 +10,22 @@ import (
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 )
 
-// BenchmarkEngine makes the same calls through each engine to one
+// BenchmarkEngine makes the same calls through the package's client and
+// through dubbo-go's (the differential tests' reference) to one
 // provider in another process (so that only the gateway's allocations
 // count): echoLong, and createUser (a POJO argument and reply).
 func BenchmarkEngine(b *testing.B) {
-	if engine != dubbo.EngineDirect {
-		b.Skip("runs once, in the direct engine's pass")
-	}
 	calls := []struct{ name, method, body, want string }{
 		{"echoLong", "echoLong", `{"v": 42}`, `42`},
 		{"createUser", "createUser", `{"user": {"name": "ann", "age": 30, "tags": ["x", "y"], "address": {"city": "Oslo", "zip": "0150"}}}`,
 			`{"address":{"city":"Oslo","zip":"0150"},"age":30,"id":1030,"name":"ann","tags":["x","y"]}`},
 	}
-	for _, e := range []string{dubbo.EngineDirect, dubbo.EngineDubboGo} {
-		c := dial(b, newProtocol(b, func(o *dubbo.Options) { o.Engine = e }), childMainAddr)
+	for _, e := range []string{ours, dubboGo} {
+		c := dial(b, newProtocol(b, func(o *dubbo.Options) {
+			if e == dubboGo {
+				dubbo.UseDubboGo(o)
+			}
+		}), childMainAddr)
 		for _, cl := range calls {
 			b.Run(e+"/"+cl.name, func(b *testing.B) {
 				call := &generic.Call{Method: cl.method, Body: []byte(cl.body)}
@@ -46,9 +48,6 @@ func BenchmarkEngine(b *testing.B) {
 // deadline as the gateway's requests have. cpu-ns/op is this process's
 // CPU time (the provider runs in another) per call.
 func BenchmarkEngineConcurrent(b *testing.B) {
-	if engine != dubbo.EngineDirect {
-		b.Skip("runs once, in the direct engine's pass")
-	}
 	c := dial(b, newProtocol(b, nil), childMainAddr)
 	call := &generic.Call{Method: "echoLong", Body: []byte(`{"v": 42}`)}
 	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))

@@ -17,7 +17,7 @@ import (
 
 // hessianWriter appends Hessian 2.0 values to b. It writes the plain Go
 // values toHessian produces (the forms hessian2's Encoder gives them, so
-// that a provider sees what the dubbo-go engine sends) without
+// that a provider sees what dubbo-go's client sends) without
 // reflection. Class definitions are numbered per writer: one writer
 // writes one request body.
 type hessianWriter struct {

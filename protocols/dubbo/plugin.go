@@ -25,9 +25,6 @@ type Config struct {
 	KeepClass bool `yaml:"keep_class" json:"keep_class,omitempty"`
 	// Exceptions maps Java exception classes to HTTP statuses (default 502).
 	Exceptions map[string]int `yaml:"exceptions" json:"exceptions,omitempty"`
-	// Engine is the dubbo protocol's client: "direct" (default) or
-	// "dubbo-go" (see Options.Engine). Triple always uses dubbo-go.
-	Engine string `yaml:"engine" json:"engine,omitempty"`
 	// ExposeAttachments are reply attachments written as response
 	// headers (see Options.ExposeAttachments).
 	ExposeAttachments []string `yaml:"expose_attachments" json:"expose_attachments,omitempty"`
@@ -79,15 +76,6 @@ func (c *Config) Validate(*mapping.Service) []string {
 	if c.Interface == "" {
 		p = append(p, "dubbo.interface is required")
 	}
-	switch c.Engine {
-	case "", EngineDubboGo:
-	case EngineDirect:
-		if c.Triple {
-			p = append(p, fmt.Sprintf("dubbo.engine: %s is for protocol dubbo; triple always uses %s", EngineDirect, EngineDubboGo))
-		}
-	default:
-		p = append(p, fmt.Sprintf("dubbo.engine: want %s or %s, got %q", EngineDirect, EngineDubboGo, c.Engine))
-	}
 	seen := map[string]string{}
 	for i, n := range c.ExposeAttachments {
 		switch low := strings.ToLower(n); {
@@ -121,7 +109,7 @@ func (c *Config) Validate(*mapping.Service) []string {
 
 // Key implements mapping.ProtocolConfig. The adapter takes the service's
 // timeout as its default request timeout, so it is part of the key; the
-// section (engine included) is too, so that changing it rebuilds the
+// section is too, so that changing it rebuilds the
 // adapter.
 func (c *Config) Key(s *mapping.Service) string {
 	return mapping.KeyOf(c, s.Timeout)
@@ -145,7 +133,7 @@ func (c *Config) DeclaredMethods() []string {
 // Build implements mapping.ProtocolConfig.
 func (c *Config) Build(s *mapping.Service, env mapping.ProtocolEnv) (generic.Protocol, error) {
 	o := Options{
-		Interface: c.Interface, Group: c.Group, Version: c.Version, Protocol: "dubbo", Engine: c.Engine,
+		Interface: c.Interface, Group: c.Group, Version: c.Version, Protocol: "dubbo",
 		KeepClass: c.KeepClass, ExceptionStatus: c.Exceptions, RequestTimeout: s.Timeout, Logger: env.Logger,
 		Methods: map[string]Method{}, Overloads: map[string][]Method{}, ExposeAttachments: c.ExposeAttachments,
 	}

@@ -26,44 +26,28 @@ services:
 	return mapping.Parse([]byte(y), mapping.Plugins{"dubbo": Plugin{}, "triple": Plugin{}})
 }
 
-// TestPluginEngine: dubbo.engine picks the client the adapter builds, is
-// part of the adapter's key, and a value that names no engine (or the
-// direct engine under triple) is a configuration problem naming the key.
-func TestPluginEngine(t *testing.T) {
-	keys := map[string]string{}
+// TestPluginBuildsItsOwnClientForDubbo: protocol dubbo is always the
+// package's own client and triple dubbo-go's; the dubbo-go client for
+// protocol dubbo cannot be chosen from a config (the engine key is gone).
+func TestPluginBuildsItsOwnClientForDubbo(t *testing.T) {
 	for _, tc := range []struct {
-		engine string
+		proto  string
 		direct bool
-	}{{"", true}, {EngineDirect, true}, {EngineDubboGo, false}} {
-		c, err := parseDubboYAML("dubbo", tc.engine)
+	}{{"dubbo", true}, {"triple", false}} {
+		c, err := parseDubboYAML(tc.proto, "")
 		if err != nil {
-			t.Fatalf("engine %q: %v", tc.engine, err)
+			t.Fatalf("%s: %v", tc.proto, err)
 		}
-		s := c.Service("users")
-		gp, err := s.Build(mapping.ProtocolEnv{})
+		gp, err := c.Service("users").Build(mapping.ProtocolEnv{})
 		if err != nil {
-			t.Fatalf("engine %q: build: %v", tc.engine, err)
+			t.Fatalf("%s: build: %v", tc.proto, err)
 		}
 		if p := gp.(*Protocol); p.direct != tc.direct {
-			t.Errorf("engine %q: direct client %v, want %v", tc.engine, p.direct, tc.direct)
-		}
-		keys[tc.engine] = s.Proto.Key(s)
-	}
-	if keys[EngineDirect] == keys[EngineDubboGo] || keys[""] == keys[EngineDubboGo] {
-		t.Errorf("the adapter's key does not change with the engine: %q", keys)
-	}
-
-	for _, tc := range []struct{ proto, engine, want string }{
-		{"dubbo", "grpc", `dubbo.engine: want direct or dubbo-go, got "grpc"`},
-		{"dubbo", "Direct", `dubbo.engine: want direct or dubbo-go, got "Direct"`},
-		{"triple", EngineDirect, "dubbo.engine: direct is for protocol dubbo; triple always uses dubbo-go"},
-	} {
-		_, err := parseDubboYAML(tc.proto, tc.engine)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s with engine %q: got %v, want a problem %q", tc.proto, tc.engine, err, tc.want)
+			t.Errorf("%s: got direct client %v, want %v", tc.proto, p.direct, tc.direct)
 		}
 	}
-	if _, err := parseDubboYAML("triple", EngineDubboGo); err != nil {
-		t.Errorf("triple with engine dubbo-go: %v", err)
+	want := `unknown key "engine"`
+	if _, err := parseDubboYAML("dubbo", "dubbo-go"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("dubbo.engine: got %v, want a problem %q", err, want)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/rpcbridge/rpcbridge/generic"
-	"github.com/rpcbridge/rpcbridge/protocols/dubbo"
 	"github.com/rpcbridge/rpcbridge/protocols/dubbo/testprovider"
 )
 
@@ -32,13 +31,6 @@ func TestStoppedProviderIsUnavailableQuickly(t *testing.T) {
 		cancel()
 		took := time.Since(start)
 		ge := generic.AsError(err)
-		// dubbo-go can take the first call onto the connection before
-		// its reader has seen the close, and then waits for a reply
-		// until the deadline; the calls after it fail at once. The
-		// direct engine fails every call on a closed connection at once.
-		if i == 0 && engine == dubbo.EngineDubboGo && err != nil && ge.Code == generic.CodeDeadlineExceeded {
-			continue
-		}
 		if err == nil || ge.Code != generic.CodeUnavailable || ge.HTTPStatus() != 503 {
 			t.Errorf("call %d after stop: got %v, want UNAVAILABLE (503)", i, err)
 		}
