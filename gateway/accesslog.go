@@ -18,14 +18,17 @@ import (
 
 // accessLog writes one JSON line per request from a background writer: a
 // request appends its line to a pending buffer and, when the writer is
-// idle, wakes it; the writer takes everything pending in one write. When
-// cfg.Buffer lines are already pending the line is dropped and counted
-// (rpcbridge_access_log_dropped_total), so a slow disk never blocks a
-// request.
+// idle, wakes it; the writer lets lines gather for cfg.Flush (less when
+// accessLogChunk bytes wait) and takes everything pending in one write.
+// When cfg.Buffer lines are already pending the line is dropped and
+// counted (rpcbridge_access_log_dropped_total), so a slow disk never
+// blocks a request.
 type accessLog struct {
-	cfg    mapping.AccessLog
-	wake   chan struct{} // cap 1: the writer has something to take
-	done   chan struct{}
+	cfg     mapping.AccessLog
+	wake    chan struct{} // cap 1: the writer has something to take
+	full    chan struct{} // cap 1: accessLogChunk bytes wait
+	closing chan struct{} // closed by close
+	done    chan struct{}
 	closer io.Closer
 	m      *metrics
 
@@ -38,7 +41,8 @@ type accessLog struct {
 // newAccessLog starts the writer for cfg; out, when set, replaces the
 // configured path (tests).
 func newAccessLog(cfg mapping.AccessLog, out io.Writer, m *metrics) (*accessLog, error) {
-	a := &accessLog{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), m: m}
+	a := &accessLog{cfg: cfg, wake: make(chan struct{}, 1), full: make(chan struct{}, 1), closing: make(chan struct{}),
+		done: make(chan struct{}), m: m}
 	w := out
 	if w == nil {
 		switch cfg.Path {
@@ -61,10 +65,24 @@ func newAccessLog(cfg mapping.AccessLog, out io.Writer, m *metrics) (*accessLog,
 // maxKeptAccessBuffer bounds the buffer the writer keeps between writes.
 const maxKeptAccessBuffer = 1 << 20
 
+// accessLogChunk is what the writer writes without waiting for more.
+const accessLogChunk = 64 << 10
+
 func (a *accessLog) run(w io.Writer) {
 	defer close(a.done)
 	var buf []byte
+	gather := time.NewTimer(a.cfg.Flush)
+	gather.Stop()
 	for range a.wake {
+		if a.cfg.Flush > 0 {
+			gather.Reset(a.cfg.Flush)
+			select {
+			case <-gather.C:
+			case <-a.full:
+			case <-a.closing:
+			}
+			gather.Stop()
+		}
 		a.mu.Lock()
 		buf, a.pending = a.pending, buf[:0]
 		a.lines = 0
@@ -91,6 +109,7 @@ func (a *accessLog) close() {
 	}
 	a.closed = true
 	a.mu.Unlock()
+	close(a.closing)
 	a.signal()
 	<-a.done
 	if a.closer != nil {
@@ -120,8 +139,15 @@ func (a *accessLog) add(l *accessLine) {
 	}
 	a.pending = l.append(a.pending)
 	a.lines++
+	full := len(a.pending) >= accessLogChunk
 	a.mu.Unlock()
 	a.signal()
+	if full {
+		select {
+		case a.full <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // accessLine is one request, as logged: the tags name its JSON fields,

@@ -6,9 +6,14 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rpcbridge/rpcbridge/mapping"
 )
 
 // taggedLine is accessLine as encoding/json writes it: the reference the
@@ -123,5 +128,88 @@ func BenchmarkAccessLineEncodingJSON(b *testing.B) {
 	for b.Loop() {
 		t := l.tagged()
 		json.Marshal(t)
+	}
+}
+
+// countingWriter counts the writes it takes and the lines in them.
+type countingWriter struct {
+	mu            sync.Mutex
+	writes, lines int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes++
+	c.lines += bytes.Count(b, []byte("\n"))
+	return len(b), nil
+}
+
+func (c *countingWriter) counts() (writes, lines int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes, c.lines
+}
+
+// TestAccessLogGathersLinesIntoFewWrites: the lines of a burst are
+// written together, within flush; 64 KiB waiting are written without
+// waiting for flush; close writes what is left at once.
+func TestAccessLogGathersLinesIntoFewWrites(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := benchLine()
+	// With a 200 ms flush, a line waits for the lines that follow it:
+	// it is written no sooner than the flush, with the others in one write.
+	w := &countingWriter{}
+	a, err := newAccessLog(mapping.AccessLog{Enabled: true, Buffer: 10000, Flush: 200 * time.Millisecond}, w, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for range 50 {
+		a.add(&line)
+	}
+	for _, lines := w.counts(); lines < 50; _, lines = w.counts() {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("got %d lines written after 5s, want 50", lines)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("the lines were written after %v, want them to wait for the 200ms flush", took)
+	}
+	if writes, _ := w.counts(); writes != 1 {
+		t.Errorf("got %d writes for 50 lines added at once, want 1", writes)
+	}
+	a.close()
+
+	// With a 10 s flush, 64 KiB of lines are written long before it.
+	w = &countingWriter{}
+	a, err = newAccessLog(mapping.AccessLog{Enabled: true, Buffer: 10000, Flush: 10 * time.Second}, w, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := accessLogChunk/len(line.append(nil)) + 1
+	start = time.Now()
+	for range n {
+		a.add(&line)
+	}
+	for _, lines := w.counts(); lines < n; _, lines = w.counts() {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("got %d of %d lines (64 KiB) written after 5s with a 10s flush, want them written at once", lines, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A line added now waits for the flush, but close writes it at once.
+	a.add(&line)
+	start = time.Now()
+	a.close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("close took %v, want it to write what waits at once", took)
+	}
+	if _, lines := w.counts(); lines != n+1 {
+		t.Errorf("got %d lines after close, want %d", lines, n+1)
 	}
 }

@@ -3,12 +3,13 @@ package mapping
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 // AccessLog is server.access_log: true (JSON lines to stdout), false, or
-// {format, path, sample, buffer}.
+// {format, path, sample, buffer, flush}.
 type AccessLog struct {
 	Enabled bool `yaml:"-"`
 	// Format: json.
@@ -20,7 +21,14 @@ type AccessLog struct {
 	// Buffer is the lines waiting for the writer; beyond it lines are
 	// dropped and counted, never holding a request. Default 10000.
 	Buffer int `yaml:"buffer"`
+	// Flush is how long lines may wait so that those of a busy moment
+	// are written together: one write per Flush at most, sooner when 64
+	// KiB are waiting. Default 20ms; at most 10s.
+	Flush time.Duration `yaml:"flush"`
 }
+
+// DefaultAccessLogFlush is server.access_log.flush's default.
+const DefaultAccessLogFlush = 20 * time.Millisecond
 
 // UnmarshalYAML takes a boolean or a mapping (decoded strictly).
 func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
@@ -42,7 +50,7 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 		a.Enabled = true
 		return nil
 	}
-	return fmt.Errorf("line %d: server.access_log: want true, false or {format, path, sample, buffer}, got %s", n.Line, kindName(n))
+	return fmt.Errorf("line %d: server.access_log: want true, false or {format, path, sample, buffer, flush}, got %s", n.Line, kindName(n))
 }
 
 // checkYAML reports what UnmarshalYAML would refuse, for the strict check.
@@ -53,7 +61,7 @@ func (a *AccessLog) checkYAML(s *strictChecker, n *yaml.Node, where string) {
 		type plain AccessLog
 		s.check(n, reflect.TypeOf(plain{}), where)
 	default:
-		s.add(n, where, "want true, false or {format, path, sample, buffer}, got %s", kindName(n))
+		s.add(n, where, "want true, false or {format, path, sample, buffer, flush}, got %s", kindName(n))
 	}
 }
 
@@ -73,6 +81,9 @@ func (a *AccessLog) applyDefaults() {
 	if a.Buffer == 0 {
 		a.Buffer = 10000
 	}
+	if a.Flush == 0 {
+		a.Flush = DefaultAccessLogFlush
+	}
 }
 
 func (a *AccessLog) validate(add func(string, ...any)) {
@@ -87,6 +98,9 @@ func (a *AccessLog) validate(add func(string, ...any)) {
 	}
 	if a.Buffer < 0 {
 		add("server.access_log.buffer must not be negative, got %d", a.Buffer)
+	}
+	if a.Flush < 0 || a.Flush > 10*time.Second {
+		add("server.access_log.flush: want more than 0s and at most 10s, got %s", a.Flush)
 	}
 }
 
