@@ -29,8 +29,8 @@ type accessLog struct {
 	full    chan struct{} // cap 1: accessLogChunk bytes wait
 	closing chan struct{} // closed by close
 	done    chan struct{}
-	closer io.Closer
-	m      *metrics
+	closer  io.Closer
+	m       *metrics
 
 	mu      sync.Mutex
 	pending []byte
