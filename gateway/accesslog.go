@@ -204,20 +204,19 @@ func (g *Gateway) logAccess(a *accessLog, r *http.Request, w *statusWriter, t *t
 // and the omitempty ones left out when empty, as encoding/json would
 // write them (without its reflection and its allocations per field).
 func (l *accessLine) append(b []byte) []byte {
-	str := func(b []byte, key, v string, omitEmpty bool) []byte {
+	key := func(b []byte, key string) []byte {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		return append(b, '"', ':')
+	}
+	str := func(b []byte, k, v string, omitEmpty bool) []byte {
 		if omitEmpty && v == "" {
 			return b
 		}
-		b = append(b, ',', '"')
-		b = append(b, key...)
-		b = append(b, '"', ':')
-		return generic.AppendString(b, v)
+		return generic.AppendString(key(b, k), v)
 	}
-	num := func(b []byte, key string, v int64) []byte {
-		b = append(b, ',', '"')
-		b = append(b, key...)
-		b = append(b, '"', ':')
-		return strconv.AppendInt(b, v, 10)
+	num := func(b []byte, k string, v int64) []byte {
+		return strconv.AppendInt(key(b, k), v, 10)
 	}
 	b = append(b, `{"time":`...)
 	b = generic.AppendString(b, l.Time)
@@ -238,8 +237,7 @@ func (l *accessLine) append(b []byte) []byte {
 	b = str(b, "instance", l.Instance, true)
 	b = num(b, "status", int64(l.Status))
 	b = str(b, "error_code", l.ErrorCode, true)
-	b = append(b, `,"duration_ms":`...)
-	b = generic.AppendFloat(b, l.DurationMS, 64)
+	b = generic.AppendFloat(key(b, "duration_ms"), l.DurationMS, 64)
 	b = num(b, "bytes_in", l.BytesIn)
 	b = num(b, "bytes_out", int64(l.BytesOut))
 	b = num(b, "retries", int64(l.Retries))

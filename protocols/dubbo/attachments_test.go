@@ -39,9 +39,7 @@ func TestReplyAttachmentsAreExposed(t *testing.T) {
 func testReplyAttachmentsAreExposed(t *testing.T, e string) {
 	c := dial(t, newProtocol(t, func(o *dubbo.Options) {
 		o.ExposeAttachments = exposed
-		if e == dubboGo {
-			dubbo.UseDubboGo(o)
-		}
+		useClient(o, e)
 	}), mainAddr)
 	ctx := t.Context()
 	res, err := c.Invoke(ctx, &generic.Call{Method: "tagged", Body: []byte(`{"fail": false}`)})

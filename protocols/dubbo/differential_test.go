@@ -17,9 +17,7 @@ func TestDirectEngineMatchesDubboGo(t *testing.T) {
 	engineClient := func(e, addr string, keepClass bool) generic.Client {
 		return dial(t, debitProtocol(t, func(o *dubbo.Options) {
 			o.KeepClass = keepClass
-			if e == dubboGo {
-				dubbo.UseDubboGo(o)
-			}
+			useClient(o, e)
 			o.ExceptionStatus = map[string]int{"java.lang.IllegalArgumentException": 400, bizException: 422}
 		}), addr)
 	}
@@ -102,9 +100,7 @@ func TestDirectEngineMatchesDubboGo(t *testing.T) {
 	for _, e := range []string{ours, dubboGo} {
 		c := dial(t, newProtocol(t, func(o *dubbo.Options) {
 			o.Methods, o.Overloads = nil, nil
-			if e == dubboGo {
-				dubbo.UseDubboGo(o)
-			}
+			useClient(o, e)
 		}), mainAddr)
 		_, err := invoke(t, c, "noSuchMethod", `{"types": ["long"], "args": [1]}`)
 		if got := generic.CodeOf(err); got != generic.CodeNotFound {
@@ -118,6 +114,13 @@ const (
 	ours    = "rpcbridge"
 	dubboGo = "dubbo-go"
 )
+
+// useClient makes o's calls go through client e (ours or dubboGo).
+func useClient(o *dubbo.Options, e string) {
+	if e == dubboGo {
+		dubbo.UseDubboGo(o)
+	}
+}
 
 func longString(n int) string {
 	b := make([]byte, n)

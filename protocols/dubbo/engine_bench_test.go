@@ -22,9 +22,7 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	for _, e := range []string{ours, dubboGo} {
 		c := dial(b, newProtocol(b, func(o *dubbo.Options) {
-			if e == dubboGo {
-				dubbo.UseDubboGo(o)
-			}
+			useClient(o, e)
 		}), childMainAddr)
 		for _, cl := range calls {
 			b.Run(e+"/"+cl.name, func(b *testing.B) {
