@@ -35,8 +35,9 @@ func main() {
 	useWrk := flag.Bool("wrk", true, "drive the gateway rounds with wrk when it is on PATH (a cheaper load generator than Go's HTTP client)")
 	base := flag.String("base", "", "a second rpcbridge binary (an older build, say): each gateway configuration runs from it too, as NAME@base, in the same alternating rounds")
 	only := flag.String("variants", "", "comma-separated gateway configurations to run (e.g. rpcbridge); all when empty")
-	pixiu := flag.String("pixiu", "", "a dubbo-go-pixiu binary: Dubbo rounds then run it too, as pixiu, with its direct HTTP to Dubbo filter on the same provider")
-	pixiuLog := flag.String("pixiu-log", "", "with -pixiu, the file pixiu's output goes to (default: a temporary file, removed)")
+	pixiu := flag.String("pixiu", "", "a dubbo-go-pixiu binary: Dubbo rounds then run it too on the same provider, as pixiu (its Dubbo proxy, finding the provider in ZooKeeper) and pixiu-direct (its direct HTTP to Dubbo filter)")
+	pixiuLog := flag.String("pixiu-log", "", "with -pixiu, the file prefix pixiu's output goes to, NAME.log per pixiu (default: temporary files, removed)")
+	zk := flag.String("zk", "", "with -pixiu, a ZooKeeper (host:port) the Dubbo provider registers in for pixiu (default: start one from the Debian zookeeper package's jar)")
 	flag.Parse()
 	wrkPath := ""
 	if *useWrk {
@@ -48,9 +49,17 @@ func main() {
 	if *protocols == "all" {
 		list = []string{"dubbo", "thrift", "tars", "grpc"}
 	}
-	o := options{bin: *bin, base: *base, pixiu: *pixiu, pixiuLog: *pixiuLog, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
+	o := options{bin: *bin, base: *base, pixiu: *pixiu, pixiuLog: *pixiuLog, zk: *zk, wrkPath: wrkPath, conc: *conc, rounds: *rounds, dur: *dur, warm: *warm, extra: flag.Args()}
 	if *only != "" {
 		o.only = strings.Split(*only, ",")
+	}
+	var atExit []func()
+	o.atExit = &atExit
+	exit := func(code int) {
+		for i := len(atExit) - 1; i >= 0; i-- {
+			atExit[i]()
+		}
+		os.Exit(code)
 	}
 	for _, p := range list {
 		var (
@@ -75,9 +84,10 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rpcload:", p+":", err)
-			os.Exit(1)
+			exit(1)
 		}
 	}
+	exit(0)
 }
 
 type options struct {
@@ -85,10 +95,14 @@ type options struct {
 	base         string   // a second binary, run beside bin
 	pixiu        string   // a pixiu binary, for setups that have a pixiu configuration
 	pixiuLog     string   // where pixiu's output goes, or "" for a temporary file
+	zk           string   // a ZooKeeper for pixiu's registry, or "" to start one
 	only         []string // the variants to run, all when empty
 	conc, rounds int
 	dur, warm    time.Duration
 	extra        []string // flags for rpcbridge serve
+	// atExit is what to stop when the command ends (last first): things
+	// that must outlive their protocol's rounds.
+	atExit *[]func()
 }
 
 // setup is one protocol's comparison: a backend in this process, its
@@ -103,10 +117,18 @@ type setup struct {
 	// path and body are the gateway request: POST path, JSON body.
 	path, body string
 	variants   []variant
-	// pixiu, when set, is the configuration of pixiu serving the same
-	// call on listen: its YAML, and the request's path, body and headers.
-	pixiu func(listen string) pixiuCall
-	close func()
+	// pixius are the configurations of pixiu serving the same call, run
+	// with -pixiu.
+	pixius []pixiuSetup
+	close  func()
+}
+
+// pixiuSetup is one pixiu configuration: its name in the report, and its
+// YAML and request for a pixiu listening on listen (files it needs go
+// to dir).
+type pixiuSetup struct {
+	name   string
+	config func(listen, dir string) (pixiuCall, error)
 }
 
 // pixiuCall is a pixiu configuration and the request it answers.
@@ -160,28 +182,34 @@ func measure(o options, s *setup) error {
 			cs = append(cs, &contender{name: name, gw: g, url: "http://" + g.Listen + s.path, body: s.body})
 		}
 	}
-	if o.pixiu != "" && s.pixiu != nil {
+	for _, ps := range s.pixius {
+		if o.pixiu == "" {
+			break
+		}
 		listen, err := loadgen.FreeAddr()
 		if err != nil {
 			return err
 		}
-		pc := s.pixiu(listen)
-		conf := filepath.Join(dir, "pixiu.yaml")
+		pc, err := ps.config(listen, dir)
+		if err != nil {
+			return err
+		}
+		conf := filepath.Join(dir, ps.name+".yaml")
 		if err := os.WriteFile(conf, []byte(pc.config), 0o644); err != nil {
 			return err
 		}
 		// pixiu's dubbo-go logs reconnections at warn whatever its level:
 		// its output goes to a file, kept when -pixiu-log is set.
-		logPath := filepath.Join(dir, "pixiu.log")
+		logPath := filepath.Join(dir, ps.name+".log")
 		if o.pixiuLog != "" {
-			logPath = o.pixiuLog
+			logPath = o.pixiuLog + ps.name + ".log"
 		}
 		g, err := loadgen.StartCommand(o.pixiu, []string{"gateway", "start", "-c", conf}, listen, logPath)
 		if err != nil {
 			return err
 		}
 		defer g.Stop()
-		cs = append(cs, &contender{name: "pixiu", gw: g, url: "http://" + listen + pc.path, body: pc.body, header: pc.header})
+		cs = append(cs, &contender{name: ps.name, gw: g, url: "http://" + listen + pc.path, body: pc.body, header: pc.header})
 	}
 	for _, c := range cs[1:] {
 		if err := loadgen.WaitOK(loadgen.HTTPPoster(c.url, c.body, 1, c.header...), 20*time.Second); err != nil {

@@ -32,9 +32,10 @@ const startTimeout = 60 * time.Second
 // 2*TickTime and 20*TickTime, so sessions of 1s..10s are accepted.
 const TickTime = 500 * time.Millisecond
 
-// Server is one ZooKeeper process.
+// Server is one ZooKeeper process. Stop and Restart are for servers Start
+// made (they fail the test).
 type Server struct {
-	tb      testing.TB
+	tb      testing.TB // nil for Launch
 	dir     string
 	cfg     string
 	logPath string
@@ -51,37 +52,51 @@ type Server struct {
 // `scripts/zookeeper.sh install`).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	if _, err := os.Stat(Jar); err != nil {
-		tb.Fatalf("zktest: ZooKeeper jar %s missing (%v): run `make test` or `scripts/zookeeper.sh install`", Jar, err)
+	s, err := Launch(tb.TempDir())
+	if s != nil {
+		tb.Cleanup(s.kill)
 	}
-	if _, err := exec.LookPath("java"); err != nil {
-		tb.Fatalf("zktest: java missing (%v): run `make test` or `scripts/zookeeper.sh install`", err)
-	}
-	dir := tb.TempDir()
-	s := &Server{tb: tb, dir: dir, cfg: filepath.Join(dir, "zoo.cfg"), logPath: filepath.Join(dir, "zookeeper.log")}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+	if err != nil {
 		tb.Fatalf("zktest: %v", err)
 	}
-	tb.Cleanup(s.kill)
+	s.tb = tb
+	return s
+}
+
+// Launch is Start outside a test (for the bench tools): the server keeps
+// its data in dir and runs until Close.
+func Launch(dir string) (*Server, error) {
+	if _, err := os.Stat(Jar); err != nil {
+		return nil, fmt.Errorf("ZooKeeper jar %s missing (%v): run `make test` or `scripts/zookeeper.sh install`", Jar, err)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return nil, fmt.Errorf("java missing (%v): run `make test` or `scripts/zookeeper.sh install`", err)
+	}
+	s := &Server{dir: dir, cfg: filepath.Join(dir, "zoo.cfg"), logPath: filepath.Join(dir, "zookeeper.log")}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
 	// A port can be taken between probing and the JVM binding it; retry.
 	var lastErr error
 	for range 3 {
 		port, err := freePort()
 		if err != nil {
-			tb.Fatalf("zktest: free port: %v", err)
+			return s, fmt.Errorf("free port: %w", err)
 		}
 		s.port = port
 		if err := s.writeConfig(); err != nil {
-			tb.Fatalf("zktest: %v", err)
+			return s, err
 		}
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return s, nil
 		}
 		s.kill()
 	}
-	tb.Fatalf("zktest: start ZooKeeper: %v", lastErr)
-	return nil
+	return s, fmt.Errorf("start ZooKeeper: %w", lastErr)
 }
+
+// Close kills a server Launch started.
+func (s *Server) Close() { s.kill() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
