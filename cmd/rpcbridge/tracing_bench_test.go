@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,21 +29,24 @@ import (
 // sample gRPC service, over real connections, with tracing off and on
 // (every request sampled, spans exported over OTLP/gRPC to a live
 // receiver). gw_cpu_µs/op is the gateway process's CPU time per request,
-// steadier than throughput on a busy machine. Run the two alternately to
-// compare, e.g.:
+// steadier than throughput on a busy machine. "all" adds the JSON access
+// log (to a file) to the traced run: every observability feature on
+// (metrics are always on). Throughput is 1e9 / ns/op.
 //
-//	go test -c -o /tmp/rb.test ./cmd/rpcbridge
-//	for i in 1 2 3; do for m in off on; do
-//	  /tmp/rb.test -test.run '^$' -test.bench "ServeGRPCGetTracing/$m" -test.benchtime 5s
-//	done; done
+// "alternate" compares everything off with everything on in one run of
+// short alternating rounds, and "pair" their CPU per request on one load:
+// on a machine whose speed drifts, these compare more steadily than
+// separate runs of "off" and "all".
 //
-// "all" adds the JSON access log (to a file) to the traced run: the
-// issue's every-observability-feature-on case (metrics are always on).
-// Throughput is 1e9 / ns/op.
+//	go test -c -o /tmp/rb.test ./cmd/rpcbridge && cd cmd/rpcbridge
+//	/tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/alternate$' -test.benchtime 20x
+//	/tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/pair$' -test.benchtime 4s
 func BenchmarkServeGRPCGetTracing(b *testing.B) {
 	b.Run("off", func(b *testing.B) { benchServeGRPCGet(b, false, false) })
 	b.Run("on", func(b *testing.B) { benchServeGRPCGet(b, true, false) })
 	b.Run("all", func(b *testing.B) { benchServeGRPCGet(b, true, true) })
+	b.Run("pair", benchServeGRPCGetPair)
+	b.Run("alternate", benchServeGRPCGetAlternate)
 }
 
 func benchServeGRPCGet(b *testing.B, tracing, accessLog bool) {
@@ -51,22 +55,176 @@ func benchServeGRPCGet(b *testing.B, tracing, accessLog bool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(ps.Stop)
+	g := startBenchGateway(b, ps.Addr(), tracing, accessLog, os.Getenv("RPCBRIDGE_BENCH_SERVE_ARGS"))
+	b.SetParallelism(16)
+	cpu0, self0 := processCPU(b, g.pid), processCPU(b, os.Getpid())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := g.call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b, g.pid)-cpu0).Microseconds())/float64(b.N), "gw_cpu_µs/op")
+	// This process's: the load generator's, the backend's and the
+	// receiver's, which share the machine with the gateway.
+	b.ReportMetric(float64((processCPU(b, os.Getpid())-self0).Microseconds())/float64(b.N), "bench_cpu_µs/op")
+	if g.recv != nil {
+		// Every span of the run reached the receiver, or was counted as
+		// dropped.
+		b.ReportMetric(float64(g.recv.received.Load())/float64(b.N), "spans_received/op")
+	}
+}
+
+// benchServeGRPCGetPair runs an everything-off gateway and an
+// everything-on one (as "all") side by side on one backend and sends them
+// the requests in turn, so that both see the same load and the same
+// moments of a busy machine: their CPU per request compares more steadily
+// than in rounds of their own. RPCBRIDGE_BENCH_PAIR_ARGS adds flags to
+// the everything-on gateway only.
+func benchServeGRPCGetPair(b *testing.B) {
+	ps, err := people.Start("127.0.0.1:0", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(ps.Stop)
+	off := startBenchGateway(b, ps.Addr(), false, false, "")
+	all := startBenchGateway(b, ps.Addr(), true, true, os.Getenv("RPCBRIDGE_BENCH_PAIR_ARGS"))
+	b.SetParallelism(16)
+	offCPU, allCPU := processCPU(b, off.pid), processCPU(b, all.pid)
+	var turn atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g := off
+			if turn.Add(1)%2 == 0 {
+				g = all
+			}
+			if err := g.call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.StopTimer()
+	// Each gateway served half of b.N.
+	offUS := float64((processCPU(b, off.pid) - offCPU).Microseconds()) / float64(b.N/2)
+	allUS := float64((processCPU(b, all.pid) - allCPU).Microseconds()) / float64(b.N-b.N/2)
+	b.ReportMetric(offUS, "off_gw_cpu_µs/op")
+	b.ReportMetric(allUS, "all_gw_cpu_µs/op")
+	if offUS > 0 {
+		b.ReportMetric(allUS/offUS, "all/off_cpu")
+	}
+}
+
+// benchServeGRPCGetAlternate measures the throughput of everything off
+// against everything on in short alternating rounds: each iteration is
+// one round of alternateRound against an everything-off gateway, then one
+// against an everything-on gateway (as "all"), both started once, under
+// the same load (32 concurrent requests from this process). Short rounds
+// keep a machine whose speed drifts from fair to both. Run it for a
+// number of pairs, e.g. -test.benchtime 20x; ns/op is then the time of a
+// pair. It reports each side's requests per second over all its rounds,
+// their ratio, and each side's CPU per request: the gateway's and this
+// process's.
+func benchServeGRPCGetAlternate(b *testing.B) {
+	ps, err := people.Start("127.0.0.1:0", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(ps.Stop)
+	gws := [2]*benchGateway{
+		startBenchGateway(b, ps.Addr(), false, false, ""),
+		startBenchGateway(b, ps.Addr(), true, true, os.Getenv("RPCBRIDGE_BENCH_PAIR_ARGS")),
+	}
+	const conc = 32
+	var (
+		done    [2]int64
+		elapsed [2]time.Duration
+		cpu     [2]time.Duration
+		self    [2]time.Duration
+	)
+	round := func(i int) {
+		g := gws[i]
+		cpu0, self0 := processCPU(b, g.pid), processCPU(b, os.Getpid())
+		start := time.Now()
+		deadline := start.Add(alternateRound)
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					if err := g.call(); err != nil {
+						b.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed[i] += time.Since(start)
+		done[i] += n.Load()
+		cpu[i] += processCPU(b, g.pid) - cpu0
+		self[i] += processCPU(b, os.Getpid()) - self0
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		round(0)
+		round(1)
+	}
+	b.StopTimer()
+	rps := func(i int) float64 { return float64(done[i]) / elapsed[i].Seconds() }
+	b.ReportMetric(rps(0), "off_req/s")
+	b.ReportMetric(rps(1), "all_req/s")
+	b.ReportMetric(rps(1)/rps(0), "all/off_throughput")
+	for i, name := range []string{"off", "all"} {
+		if done[i] > 0 {
+			b.ReportMetric(float64(cpu[i].Microseconds())/float64(done[i]), name+"_gw_cpu_µs/req")
+			// This process's: the load generator, the backend and the
+			// receiver.
+			b.ReportMetric(float64(self[i].Microseconds())/float64(done[i]), name+"_bench_cpu_µs/req")
+		}
+	}
+}
+
+// alternateRound is the length of one round of the alternate benchmark.
+const alternateRound = time.Second
+
+// benchGateway is `rpcbridge serve` in a process of its own (this test
+// binary as rpcbridge, see TestMain), so that its CPU time can be read
+// apart from the load generator's, the backend's and the receiver's.
+type benchGateway struct {
+	pid  int
+	call func() error // POST /people/Get {"id": "1"}
+	recv *countingReceiver
+}
+
+// startBenchGateway starts a gateway in front of the gRPC backend at
+// backend, with tracing (every request sampled, exported over OTLP/gRPC
+// to a counting receiver) and the JSON access log (to a file) as asked,
+// and waits until it answers. extraArgs are more flags for serve, e.g.
+// "-pprof -admin 127.0.0.1:9901" to profile it under load.
+func startBenchGateway(b *testing.B, backend string, tracing, accessLog bool, extraArgs string) *benchGateway {
 	y := fmt.Sprintf(`
 services:
   - name: people
     protocol: grpc
     grpc: {service: demo.v1.PeopleService}
     instances: [{address: %q}]
-`, ps.Addr())
-	var recv *countingReceiver
+`, backend)
+	g := &benchGateway{}
 	if tracing {
-		recv = startCountingReceiver(b)
+		g.recv = startCountingReceiver(b)
 		y += fmt.Sprintf(`
 telemetry:
   traces:
     sample_ratio: 1
     otlp: {endpoint: %q, protocol: grpc, insecure: true}
-`, recv.addr)
+`, g.recv.addr)
 	}
 	dir := b.TempDir()
 	if accessLog {
@@ -85,13 +243,8 @@ server:
 	}
 	listen := l.Addr().String()
 	l.Close()
-	// The gateway runs in a process of its own (this test binary as
-	// rpcbridge, see TestMain), so that its CPU time can be read apart
-	// from the load generator's, the backend's and the receiver's.
 	args := []string{"serve", "-c", cfg, "-listen", listen, "-log-level", "error", "-watch", "0"}
-	// RPCBRIDGE_BENCH_SERVE_ARGS adds flags to the gateway's command line,
-	// for example "-pprof -admin 127.0.0.1:9901" to profile it under load.
-	args = append(args, strings.Fields(os.Getenv("RPCBRIDGE_BENCH_SERVE_ARGS"))...)
+	args = append(args, strings.Fields(extraArgs)...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), commandEnv+"=1")
 	cmd.Stderr = os.Stderr
@@ -102,11 +255,12 @@ server:
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
+	g.pid = cmd.Process.Pid
 	url := "http://" + listen + "/people/Get"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	b.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	call := func() error {
+	g.call = func() error {
 		resp, err := hc.Post(url, "application/json", strings.NewReader(`{"id": "1"}`))
 		if err != nil {
 			return err
@@ -119,32 +273,13 @@ server:
 		return nil
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for call() != nil {
+	for g.call() != nil {
 		if time.Now().After(deadline) {
 			b.Fatal("gateway or backend not ready")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.SetParallelism(16)
-	cpu0, self0 := processCPU(b, cmd.Process.Pid), processCPU(b, os.Getpid())
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := call(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.StopTimer()
-	b.ReportMetric(float64((processCPU(b, cmd.Process.Pid)-cpu0).Microseconds())/float64(b.N), "gw_cpu_µs/op")
-	// This process's: the load generator's, the backend's and the
-	// receiver's, which share the machine with the gateway.
-	b.ReportMetric(float64((processCPU(b, os.Getpid())-self0).Microseconds())/float64(b.N), "bench_cpu_µs/op")
-	if recv != nil {
-		// Every span of the run reached the receiver, or was counted as
-		// dropped.
-		b.ReportMetric(float64(recv.received.Load())/float64(b.N), "spans_received/op")
-	}
+	return g
 }
 
 // countingReceiver is an OTLP/gRPC collector that counts the spans of
