@@ -228,13 +228,7 @@ func startRegisteredUsers(zkAddr string) (*registeredUsers, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = srv.RegisterService(users.NewService(),
-		server.WithInterface(users.Interface),
-		server.WithVersion(users.Version),
-		server.WithProtocolIDs([]string{"dubbo"}),
-		server.WithFilter(constant.EchoFilterKey+","+constant.GenericServiceFilterKey+","+constant.GracefulShutdownProviderFilterKey),
-	)
-	if err != nil {
+	if err := users.Register(srv); err != nil {
 		return nil, err
 	}
 	serveErr := make(chan error, 1)
@@ -275,7 +269,6 @@ func freePort() (int, error) {
 // client, one reference per service kept for the process, with the
 // provider found in the ZooKeeper at zkAddr. The API config goes to dir.
 func pixiuDubboProxy(listen, dir, zkAddr string) (pixiuCall, error) {
-	lhost, lport, _ := net.SplitHostPort(listen)
 	api := filepath.Join(dir, "pixiu-api.yaml")
 	err := os.WriteFile(api, []byte(fmt.Sprintf(`name: rpcload
 description: getUser through pixiu's Dubbo proxy
@@ -302,31 +295,15 @@ resources:
 	if err != nil {
 		return pixiuCall{}, err
 	}
-	config := fmt.Sprintf(`static_resources:
-  listeners:
-    - name: "net/http"
-      protocol_type: "HTTP"
-      address:
-        socket_address: {address: "%s", port: %s}
-      filter_chains:
-        filters:
-          - name: dgp.filter.httpconnectionmanager
-            config:
-              route_config:
-                routes:
-                  - match: {prefix: "/"}
-              http_filters:
+	config := pixiuConfig(listen, "", `
                 - name: dgp.filter.http.apiconfig
-                  config: {path: %q}
+                  config: {path: `+strconv.Quote(api)+`}
                 - name: dgp.filter.http.dubboproxy
                   config:
                     dubboProxyConfig:
                       registries:
-                        zookeeper: {protocol: zookeeper, timeout: 3s, address: %q}
-                      timeout_config: {connect_timeout: 3s, request_timeout: 3s}
-      config: {idle_timeout: 60s, read_timeout: 5s, write_timeout: 5s}
-  shutdown_config: {timeout: 5s, step_timeout: 1s, reject_policy: immediacy}
-`, lhost, lport, api, zkAddr) + pixiuLog
+                        zookeeper: {protocol: zookeeper, timeout: 3s, address: `+strconv.Quote(zkAddr)+`}
+                      timeout_config: {connect_timeout: 3s, request_timeout: 3s}`, "")
 	return pixiuCall{config: config, path: "/users/getUser", body: `{"id": 1}`}, nil
 }
 
@@ -338,9 +315,35 @@ resources:
 // types in headers; the body is the argument list. The filter refers a
 // new Dubbo invoker for each request and destroys it after.
 func pixiuDirectDubbo(listen, provider string) pixiuCall {
-	lhost, lport, _ := net.SplitHostPort(listen)
 	phost, pport, _ := net.SplitHostPort(provider)
-	config := fmt.Sprintf(`static_resources:
+	config := pixiuConfig(listen, "users", `
+                - name: dgp.filter.http.directdubboproxy
+                  config: {}`, fmt.Sprintf(`
+  clusters:
+    - name: "users"
+      lb_policy: "RoundRobin"
+      endpoints:
+        - id: 1
+          socket_address: {address: "%s", port: %s}`, phost, pport))
+	return pixiuCall{
+		config: config,
+		path:   "/users/" + users.Interface + "/getUser",
+		body:   `[1]`,
+		header: []string{"x-dubbo-service-version", users.Version, "x-dubbo-service-method-overloading", "long"},
+	}
+}
+
+// pixiuConfig is a pixiu bootstrap with one HTTP listener on listen
+// whose connection manager takes every path (to cluster, when set)
+// through filters (http_filters items), then clusters (a static_resources
+// key), with pixiu's logging kept to errors.
+func pixiuConfig(listen, cluster, filters, clusters string) string {
+	host, port, _ := net.SplitHostPort(listen)
+	route := ""
+	if cluster != "" {
+		route = "\n                    route: {cluster: " + strconv.Quote(cluster) + "}"
+	}
+	return fmt.Sprintf(`static_resources:
   listeners:
     - name: "net/http"
       protocol_type: "HTTP"
@@ -352,26 +355,11 @@ func pixiuDirectDubbo(listen, provider string) pixiuCall {
             config:
               route_config:
                 routes:
-                  - match: {prefix: "/"}
-                    route: {cluster: "users"}
-              http_filters:
-                - name: dgp.filter.http.directdubboproxy
-                  config: {}
-      config: {idle_timeout: 60s, read_timeout: 5s, write_timeout: 5s}
-  clusters:
-    - name: "users"
-      lb_policy: "RoundRobin"
-      endpoints:
-        - id: 1
-          socket_address: {address: "%s", port: %s}
+                  - match: {prefix: "/"}%s
+              http_filters:%s
+      config: {idle_timeout: 60s, read_timeout: 5s, write_timeout: 5s}%s
   shutdown_config: {timeout: 5s, step_timeout: 1s, reject_policy: immediacy}
-`, lhost, lport, phost, pport) + pixiuLog
-	return pixiuCall{
-		config: config,
-		path:   "/users/" + users.Interface + "/getUser",
-		body:   `[1]`,
-		header: []string{"x-dubbo-service-version", users.Version, "x-dubbo-service-method-overloading", "long"},
-	}
+`, host, port, route, filters, clusters) + pixiuLog
 }
 
 // pixiuLog keeps pixiu's logging to errors.

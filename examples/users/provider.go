@@ -86,15 +86,7 @@ func Start(host string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = srv.RegisterService(NewService(),
-		server.WithInterface(Interface),
-		server.WithVersion(Version),
-		server.WithProtocolIDs([]string{"dubbo"}),
-		server.WithNotRegister(),
-		// The filters imported above, and no others.
-		server.WithFilter(constant.EchoFilterKey+","+constant.GenericServiceFilterKey+","+constant.GracefulShutdownProviderFilterKey),
-	)
-	if err != nil {
+	if err := Register(srv, server.WithNotRegister()); err != nil {
 		return nil, err
 	}
 	serveErr := make(chan error, 1)
@@ -116,6 +108,18 @@ func Start(host string) (*Provider, error) {
 			return nil, fmt.Errorf("dubbo provider is not listening on %s after 15s", addr)
 		}
 	}
+}
+
+// Register adds a new Service to srv as Interface, Version, over the
+// dubbo protocol, with the filters a provider of generic calls needs (the
+// ones this package imports) and no others; opts add to these.
+func Register(srv *server.Server, opts ...server.ServiceOption) error {
+	return srv.RegisterService(NewService(), append([]server.ServiceOption{
+		server.WithInterface(Interface),
+		server.WithVersion(Version),
+		server.WithProtocolIDs([]string{"dubbo"}),
+		server.WithFilter(constant.EchoFilterKey + "," + constant.GenericServiceFilterKey + "," + constant.GracefulShutdownProviderFilterKey),
+	}, opts...)...)
 }
 
 // freePort asks the kernel for a port of host that is free now.

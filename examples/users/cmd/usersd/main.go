@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"dubbo.apache.org/dubbo-go/v3"
-	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/common/extension"
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
 	"dubbo.apache.org/dubbo-go/v3/logger"
@@ -108,13 +107,7 @@ func run(zkServers, host string, port, metaPort int) error {
 	if err != nil {
 		return err
 	}
-	err = srv.RegisterService(users.NewService(),
-		server.WithInterface(users.Interface),
-		server.WithVersion(users.Version),
-		server.WithProtocolIDs([]string{"dubbo"}),
-		server.WithFilter(constant.EchoFilterKey+","+constant.GenericServiceFilterKey+","+constant.GracefulShutdownProviderFilterKey),
-	)
-	if err != nil {
+	if err := users.Register(srv); err != nil {
 		return err
 	}
 	if err := publishDefinition(strings.Split(zkServers, ",")); err != nil {
