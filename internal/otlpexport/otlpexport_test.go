@@ -123,11 +123,7 @@ func normalize(reqs []*coltracepb.ExportTraceServiceRequest) []*tracepb.Resource
 func TestSameRequestsAsTheSDKExporter(t *testing.T) {
 	recv := startReceiver(t)
 	ctx := context.Background()
-	ours, err := New(ctx, otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(recv.addr), otlptracegrpc.WithInsecure()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ours.Shutdown(ctx)
+	ours := newGRPCExporter(t, recv.addr)
 	sdk, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(recv.addr), otlptracegrpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
@@ -164,11 +160,7 @@ func TestSameRequestsAsTheSDKExporter(t *testing.T) {
 func TestInvalidUTF8IsReplacedNotFatal(t *testing.T) {
 	recv := startReceiver(t)
 	ctx := context.Background()
-	e, err := New(ctx, otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(recv.addr), otlptracegrpc.WithInsecure()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(ctx)
+	e := newGRPCExporter(t, recv.addr)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	tr := tp.Tracer("gateway")
@@ -318,12 +310,20 @@ func BenchmarkExport(b *testing.B) {
 		run(b, e)
 	})
 	b.Run("reused", func(b *testing.B) {
-		e, err := New(ctx, otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(l.Addr().String()), otlptracegrpc.WithInsecure()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		run(b, e)
+		run(b, newGRPCExporter(b, l.Addr().String()))
 	})
+}
+
+// newGRPCExporter is an Exporter sending over OTLP/gRPC, in clear, to
+// addr; it is shut down when the test ends.
+func newGRPCExporter(tb testing.TB, addr string) *Exporter {
+	tb.Helper()
+	e, err := New(context.Background(), otlptracegrpc.NewClient(otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Shutdown(context.Background()) })
+	return e
 }
 
 // newHTTPReceiver is an OTLP/HTTP collector: each request's body is
