@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -36,11 +37,14 @@ import (
 // "alternate" compares everything off with everything on in one run of
 // short alternating rounds, and "pair" their CPU per request on one load:
 // on a machine whose speed drifts, these compare more steadily than
-// separate runs of "off" and "all".
+// separate runs of "off" and "all". RPCBRIDGE_BENCH_SAMPLE_RATIO sets
+// the traced gateways' telemetry.traces.sample_ratio (default 1), to see
+// what a lower ratio saves.
 //
 //	go test -c -o /tmp/rb.test ./cmd/rpcbridge && cd cmd/rpcbridge
 //	/tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/alternate$' -test.benchtime 20x
 //	/tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/pair$' -test.benchtime 4s
+//	RPCBRIDGE_BENCH_SAMPLE_RATIO=0.1 /tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/alternate$' -test.benchtime 20x
 func BenchmarkServeGRPCGetTracing(b *testing.B) {
 	b.Run("off", func(b *testing.B) { benchServeGRPCGet(b, false, false) })
 	b.Run("on", func(b *testing.B) { benchServeGRPCGet(b, true, false) })
@@ -204,8 +208,9 @@ type benchGateway struct {
 }
 
 // startBenchGateway starts a gateway in front of the gRPC backend at
-// backend, with tracing (every request sampled, exported over OTLP/gRPC
-// to a counting receiver) and the JSON access log (to a file) as asked,
+// backend, with tracing (every request sampled unless
+// RPCBRIDGE_BENCH_SAMPLE_RATIO says otherwise, exported over OTLP/gRPC to
+// a counting receiver) and the JSON access log (to a file) as asked,
 // and waits until it answers. extraArgs are more flags for serve, e.g.
 // "-pprof -admin 127.0.0.1:9901" to profile it under load.
 func startBenchGateway(b *testing.B, backend string, tracing, accessLog bool, extraArgs string) *benchGateway {
@@ -222,9 +227,9 @@ services:
 		y += fmt.Sprintf(`
 telemetry:
   traces:
-    sample_ratio: 1
+    sample_ratio: %s
     otlp: {endpoint: %q, protocol: grpc, insecure: true}
-`, g.recv.addr)
+`, cmp.Or(os.Getenv("RPCBRIDGE_BENCH_SAMPLE_RATIO"), "1"), g.recv.addr)
 	}
 	dir := b.TempDir()
 	if accessLog {
