@@ -231,25 +231,11 @@ func startRegisteredUsers(zkAddr string) (*registeredUsers, error) {
 	if err := users.Register(srv); err != nil {
 		return nil, err
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve() }()
 	p := &registeredUsers{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), ins: ins}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return p, nil
-		}
-		select {
-		case err := <-serveErr:
-			return nil, fmt.Errorf("dubbo provider stopped: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("dubbo provider is not listening on %s after 30s", p.addr)
-		}
+	if err := users.Serve(srv, p.addr, 30*time.Second); err != nil {
+		return nil, err
 	}
+	return p, nil
 }
 
 func freePort() (int, error) {

@@ -89,23 +89,33 @@ func Start(host string) (*Provider, error) {
 	if err := Register(srv, server.WithNotRegister()); err != nil {
 		return nil, err
 	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if err := Serve(srv, addr, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return &Provider{addr: addr, svc: srv.GetServiceOptionsByInterfaceName(Interface)}, nil
+}
+
+// Serve runs srv in the background and returns once addr, where it
+// listens, accepts connections: an error when srv stops first or
+// timeout passes.
+func Serve(srv *server.Server, addr string, timeout time.Duration) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return &Provider{addr: addr, svc: srv.GetServiceOptionsByInterfaceName(Interface)}, nil
+			return nil
 		}
 		select {
 		case err := <-serveErr:
-			return nil, fmt.Errorf("dubbo provider stopped: %v", err)
+			return fmt.Errorf("dubbo provider stopped: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("dubbo provider is not listening on %s after 15s", addr)
+			return fmt.Errorf("dubbo provider is not listening on %s after %v", addr, timeout)
 		}
 	}
 }
