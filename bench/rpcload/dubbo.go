@@ -181,7 +181,6 @@ func zooKeeper(addr string) (string, func(), error) {
 // registered in ZooKeeper.
 type registeredUsers struct {
 	addr string
-	ins  *dubbogo.Instance
 }
 
 func (p *registeredUsers) Addr() string { return p.addr }
@@ -231,7 +230,7 @@ func startRegisteredUsers(zkAddr string) (*registeredUsers, error) {
 	if err := users.Register(srv); err != nil {
 		return nil, err
 	}
-	p := &registeredUsers{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), ins: ins}
+	p := &registeredUsers{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	if err := users.Serve(srv, p.addr, 30*time.Second); err != nil {
 		return nil, err
 	}
