@@ -87,14 +87,24 @@ func benchServeGRPCGet(b *testing.B, tracing, accessLog bool) {
 // the requests in turn, so that both see the same load and the same
 // moments of a busy machine: their CPU per request compares more steadily
 // than in rounds of their own. RPCBRIDGE_BENCH_PAIR_ARGS adds flags to
-// the everything-on gateway only.
+// the everything-on gateway, RPCBRIDGE_BENCH_OFF_ARGS to the
+// everything-off one. Both served the same number of requests, so
+// profiles of the two taken over the same seconds compare directly:
+//
+//	RPCBRIDGE_BENCH_OFF_ARGS="-pprof -admin 127.0.0.1:9902" \
+//	RPCBRIDGE_BENCH_PAIR_ARGS="-pprof -admin 127.0.0.1:9901" \
+//	  /tmp/rb.test -test.run '^$' -test.bench 'ServeGRPCGetTracing/pair$' -test.benchtime 30s &
+//	sleep 8
+//	curl -so all.prof 'http://127.0.0.1:9901/debug/pprof/profile?seconds=15' &
+//	curl -so off.prof 'http://127.0.0.1:9902/debug/pprof/profile?seconds=15'
+//	go tool pprof -top -cum -diff_base=off.prof all.prof
 func benchServeGRPCGetPair(b *testing.B) {
 	ps, err := people.Start("127.0.0.1:0", true)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(ps.Stop)
-	off := startBenchGateway(b, ps.Addr(), false, false, "")
+	off := startBenchGateway(b, ps.Addr(), false, false, os.Getenv("RPCBRIDGE_BENCH_OFF_ARGS"))
 	all := startBenchGateway(b, ps.Addr(), true, true, os.Getenv("RPCBRIDGE_BENCH_PAIR_ARGS"))
 	b.SetParallelism(16)
 	offCPU, allCPU := processCPU(b, off.pid), processCPU(b, all.pid)
